@@ -77,7 +77,7 @@ class ChiSquareResult:
 
 @dataclass(frozen=True, slots=True)
 class SRMResult:
-    """Sample-ratio mismatch: small ``p_value`` means the observed split is not the configured one."""
+    """Sample-ratio mismatch: a small ``p_value`` says the split is not the configured one."""
 
     statistic: float
     p_value: float
