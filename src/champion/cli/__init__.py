@@ -1,0 +1,27 @@
+"""The ``champion`` command line: one typer app; every command has ``--json``."""
+
+from __future__ import annotations
+
+import typer
+
+from champion.cli.plan import plan
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="champion",
+    help="Champion/challenger experiments for ML models: design, shadow, A/B, measure, decide.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command(name="plan")(plan)
+
+
+@app.callback()
+def _root() -> None:
+    """Champion/challenger experiments for ML models: design, shadow, A/B, measure, decide."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,48 @@
+"""Shared CLI plumbing: JSON printing and turning a caller's mistake into one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from champion.errors import ChampionError, SpecError
+
+__all__ = ["console", "err_console", "print_json", "user_errors"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+USAGE_EXIT = 2
+
+
+def _clean(value: object) -> object:
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(payload: object) -> None:
+    typer.echo(json.dumps(_clean(payload), indent=2, allow_nan=False))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad input ends the command with a readable message and exit code 2, not a traceback."""
+    try:
+        yield
+    except SpecError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        raise typer.Exit(USAGE_EXIT) from None
+    except (ChampionError, ValueError) as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(USAGE_EXIT) from None
