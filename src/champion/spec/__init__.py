@@ -1,5 +1,36 @@
 """Experiment specs: pydantic models and YAML I/O. Validation names the field and the fix."""
 
 from champion.spec.design import Design, PlanInputs, load_plan_inputs
+from champion.spec.io import dump_spec, load_spec, parse_spec, spec_to_dict
+from champion.spec.models import (
+    Condition,
+    Experiment,
+    Guardrail,
+    Holdout,
+    Layer,
+    Metric,
+    Metrics,
+    ModelRef,
+    Rollout,
+    Shadow,
+)
 
-__all__ = ["Design", "PlanInputs", "load_plan_inputs"]
+__all__ = [
+    "Condition",
+    "Design",
+    "Experiment",
+    "Guardrail",
+    "Holdout",
+    "Layer",
+    "Metric",
+    "Metrics",
+    "ModelRef",
+    "PlanInputs",
+    "Rollout",
+    "Shadow",
+    "dump_spec",
+    "load_plan_inputs",
+    "load_spec",
+    "parse_spec",
+    "spec_to_dict",
+]

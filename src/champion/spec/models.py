@@ -1,0 +1,159 @@
+"""The experiment spec as pydantic models: what a data scientist writes and reviews.
+
+Field-level rules live here; rules that span fields (allocation sums to 1, names declared)
+live in :mod:`champion.spec.checks` so every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from champion.spec.design import Design
+
+__all__ = [
+    "BUILTIN_GUARDRAIL_METRICS",
+    "Condition",
+    "Experiment",
+    "Guardrail",
+    "Holdout",
+    "Layer",
+    "Metric",
+    "Metrics",
+    "ModelRef",
+    "Rollout",
+    "Shadow",
+]
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+# Measured from the exposure events themselves, so a guardrail may name them undeclared.
+BUILTIN_GUARDRAIL_METRICS = frozenset(
+    {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "error_rate"}
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(_Strict):
+    """How to load a model; ``target`` means ``module:function`` for kind ``python``."""
+
+    kind: Literal["python", "sklearn", "onnx", "mlflow", "http"]
+    target: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Shadow(_Strict):
+    """A model that sees a sample of requests whose answers go nowhere."""
+
+    model: str
+    sample: float = Field(1.0, gt=0, le=1, description="share of requests mirrored")
+    timeout_ms: float = Field(200, gt=0, description="a slower shadow call is cut")
+
+
+class Metric(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["proportion", "mean", "ratio", "quantile"] = "proportion"
+    direction: Literal["higher", "lower"] = "higher"
+    window_days: float = Field(7, gt=0, description="attribution window after first exposure")
+    covariate: str | None = Field(None, description="pre-period metric for CUPED")
+    numerator: str | None = Field(None, description="ratio metrics: outcome summed on top")
+    denominator: str | None = Field(None, description="ratio metrics: outcome summed below")
+    quantile: float | None = Field(None, gt=0, lt=1, description="quantile metrics: e.g. 0.95")
+    sql: str | None = Field(None, description="warehouse-native definition over your tables")
+
+
+class Guardrail(_Strict):
+    """A line the challenger must not cross: absolute bounds and/or non-inferiority."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    min: float | None = None
+    max: float | None = None
+    non_inferiority_margin: float | None = Field(None, ge=0)
+
+
+class Metrics(_Strict):
+    primary: Metric
+    secondary: list[Metric] = Field(default_factory=list)
+    guardrails: list[Guardrail] = Field(default_factory=list)
+
+    def all(self) -> list[Metric]:
+        return [self.primary, *self.secondary]
+
+
+class Rollout(_Strict):
+    stages: list[float] = Field(default_factory=lambda: [10, 25, 50, 100])
+    min_stage_hours: float = Field(24, ge=0)
+    min_stage_sample: int = Field(0, ge=0, description="units per arm before advancing")
+
+
+class Condition(_Strict):
+    """One targeting rule on a request attribute; all rules must hold."""
+
+    attribute: str = Field(min_length=1)
+    op: Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "exists"] = "eq"
+    value: Any = None
+
+
+class Holdout(_Strict):
+    """A share of all units kept on the champion across every experiment with this salt."""
+
+    share: float = Field(gt=0, lt=1)
+    salt: str = "champion-global-holdout"
+
+
+class Layer(_Strict):
+    """Mutually exclusive experiments share a layer and own disjoint ranges of it."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    start: float = Field(0.0, ge=0, le=1)
+    end: float = Field(1.0, ge=0, le=1)
+
+
+class Experiment(_Strict):
+    """A champion/challenger experiment."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=128)
+    description: str = ""
+    owner: str = ""
+    unit: Literal["user", "session", "request"] = "user"
+    salt: str | None = Field(None, min_length=1)
+    models: dict[str, ModelRef]
+    champion: str
+    challengers: list[str] = Field(min_length=1)
+    allocation: dict[str, float]
+    shadow: list[Shadow] = Field(default_factory=list)
+    metrics: Metrics
+    design: Design | None = None
+    rollout: Rollout | None = None
+    segments: list[str] = Field(default_factory=list)
+    targeting: list[Condition] = Field(default_factory=list)
+    overrides: dict[str, str] = Field(default_factory=dict)
+    holdout: Holdout | None = None
+    layer: Layer | None = None
+
+    @field_validator("allocation")
+    @classmethod
+    def _shares_in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"shares must lie in [0, 1]; got {bad}")
+        return value
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    @property
+    def effective_salt(self) -> str:
+        return self.salt or self.name
+
+    @property
+    def variants(self) -> list[str]:
+        return [self.champion, *self.challengers]
