@@ -6,6 +6,7 @@ never a crash, so one run lists every problem in the file.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -49,15 +50,12 @@ def _variants(data: dict) -> Iterator[Problem]:
                 f"'{name}' is not declared under models (declared: {declared})",
             )
     yield from _allocation(data.get("allocation"), variants)
-    for key, variant in (
-        (data.get("overrides") or {}).items() if isinstance(data.get("overrides"), dict) else ()
-    ):
+    overrides = data.get("overrides")
+    for key, variant in overrides.items() if isinstance(overrides, dict) else ():
         if variants and str(variant) not in variants:
             yield (
                 ("overrides", key),
-                (
-                    f"pins unit '{key}' to '{variant}', which is not a variant (variants: {variants})"
-                ),
+                (f"pins unit '{key}' to '{variant}', not a variant (variants: {variants})"),
             )
     for i, shadow in enumerate(data.get("shadow") or []):
         if not isinstance(shadow, dict) or "model" not in shadow:
@@ -140,7 +138,7 @@ def _rollout(data: dict) -> Iterator[Problem]:
     for i, stage in enumerate(stages):
         if not 0 < stage <= 100:
             yield ("rollout", "stages", i), f"{stage} is not a percentage in (0, 100]"
-    if any(b <= a for a, b in zip(stages, stages[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(stages)):
         yield ("rollout", "stages"), f"{stages} must be strictly increasing, e.g. [10, 25, 50, 100]"
 
 
