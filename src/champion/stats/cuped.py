@@ -75,6 +75,12 @@ def _arm(stats: CovariateStats, name: str) -> tuple[float, float, float, float, 
     return n, sum_y, sum_x, s_yy, s_xx, s_xy
 
 
+def _residual(theta: float, s_yy: float, s_xx: float, s_xy: float) -> float:
+    """Sum of squares of y - theta x around its mean; rounding noise when y is linear in x."""
+    resid = s_yy + theta * theta * s_xx - 2.0 * theta * s_xy
+    return resid if resid > _ROUNDING * s_yy else 0.0
+
+
 def _degenerate(status: Status, alpha: float, alternative: str) -> CupedResult:
     empty = TestResult(
         _NAN, _NAN, _NAN, _NAN_PAIR, _NAN, _NAN_PAIR, _NAN, _NAN,
@@ -90,7 +96,7 @@ def cuped(
     alpha: float = 0.05,
     alternative: str = "two-sided",
 ) -> CupedResult:
-    """Welch test on CUPED-adjusted means, with one theta pooled within both arms.
+    """Welch's t-test on CUPED-adjusted means, with one theta pooled within both arms.
 
     theta = (S_xy,c + S_xy,t) / (S_xx,c + S_xx,t) with sums centred on each arm's own means:
     the ANCOVA slope, identical to the covariate coefficient of an OLS fit of y on
@@ -119,21 +125,21 @@ def cuped(
     constant_x = xx_c + xx_t == 0.0
     theta = 0.0 if constant_x else (xy_c + xy_t) / (xx_c + xx_t)
 
-    def residual(s_yy: float, s_xx: float, s_xy: float) -> float:
-        # Residual sum of squares around theta; rounding noise when y is linear in x.
-        resid = s_yy + theta * theta * s_xx - 2.0 * theta * s_xy
-        return resid if resid > _ROUNDING * s_yy else 0.0
-
-    res_c = residual(yy_c, xx_c, xy_c)
-    res_t = residual(yy_t, xx_t, xy_t)
+    res_c = _residual(theta, yy_c, xx_c, xy_c)
+    res_t = _residual(theta, yy_t, xx_t, xy_t)
     x_pooled = (sx_c + sx_t) / (n_c + n_t)
     mean_y_c, mean_y_t = sy_c / n_c, sy_t / n_t
     adj_c = mean_y_c - theta * (sx_c / n_c - x_pooled)
     adj_t = mean_y_t - theta * (sx_t / n_t - x_pooled)
 
-    opts = {"alpha": alpha, "alternative": alternative}
-    plain = welch_test(mean_y_c, yy_c / (n_c - 1), n_c, mean_y_t, yy_t / (n_t - 1), n_t, **opts)
-    test = welch_test(adj_c, res_c / (n_c - 1), n_c, adj_t, res_t / (n_t - 1), n_t, **opts)
+    plain = welch_test(
+        mean_y_c, yy_c / (n_c - 1), n_c, mean_y_t, yy_t / (n_t - 1), n_t,
+        alpha=alpha, alternative=alternative,
+    )  # fmt: skip
+    test = welch_test(
+        adj_c, res_c / (n_c - 1), n_c, adj_t, res_t / (n_t - 1), n_t,
+        alpha=alpha, alternative=alternative,
+    )  # fmt: skip
     var_plain = yy_c / ((n_c - 1) * n_c) + yy_t / ((n_t - 1) * n_t)
     var_adj = res_c / ((n_c - 1) * n_c) + res_t / ((n_t - 1) * n_t)
     reduction = 1.0 - var_adj / var_plain if var_plain > 0 else _NAN

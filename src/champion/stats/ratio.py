@@ -94,11 +94,11 @@ def ratio_test(
 ) -> TestResult:
     """Compare ``sum_num / sum_den`` between arms, with the variance by the delta method.
 
-    ``control`` and ``treatment`` are the ratio values; each arm's variance is that of its
-    linearised unit ``(num - R den) / mu_d`` over n, compared with Welch's t (for the sample
-    sizes the delta method needs, the normal test). The relative lift R_t / R_c - 1 has a
-    delta-method CI. An arm without units is ``empty_arm``, so is an arm whose denominators
-    sum to 0 (no sessions: its ratio is undefined); one unit is ``too_few``.
+    ``control`` and ``treatment`` of the result are the two ratios. Each arm's variance is
+    that of its linearised unit ``(num - R den) / mu_d`` over n, and the difference is referred
+    to Welch's t (at the sample sizes the delta method needs, the normal distribution). The
+    relative lift R_t / R_c - 1 has a delta-method CI. An arm without units is ``empty_arm``,
+    so is an arm whose denominators sum to 0 (no sessions: no ratio); one unit is ``too_few``.
 
     >>> c = RatioStats(n=5000, sum_num=12_000.0, sum_num_sq=90_000.0,
     ...                sum_den=10_000.0, sum_den_sq=25_000.0, sum_num_den=40_000.0)
