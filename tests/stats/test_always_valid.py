@@ -272,3 +272,19 @@ def test_srm_prior_concentration_must_be_positive():
 def test_srm_weights_must_sum_to_one():
     with pytest.raises(ValueError, match=r"weights=.* must sum to 1"):
         sequential_srm([10, 12], [0.5, 0.6])
+
+
+def test_single_look_functions_refuse_arrays():
+    with pytest.raises(
+        ValueError, match=r"diff=\[0\.1, 0\.2\] is invalid: must be one look's numbers"
+    ):
+        msprt([0.1, 0.2], 1.0, [10, 20])
+
+
+def test_path_shapes_must_broadcast():
+    with pytest.raises(ValueError, match=r"n=.* must broadcast with diff \(3,\)"):
+        msprt_path([0.1, 0.2, 0.3], 1.0, [10, 20])
+
+
+def test_given_tau2_is_kept_on_degenerate_looks():
+    assert msprt(0.1, 1.0, 0, tau2=0.2).tau2 == 0.2

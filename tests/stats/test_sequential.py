@@ -137,8 +137,9 @@ def test_cumulative_type_one_error_equals_the_spending_function(spending, fracti
 
 
 def test_pocock_type_boundaries_k5():
-    # Lan-DeMets Pocock type, K=5, two-sided 0.05: slowly falling, all within 2.38-2.44
-    # (gsDesign sfLDPocock, test.type=2); the exact level comes from the multivariate normal.
+    # Lan-DeMets Pocock type, K=5, two-sided 0.05: nearly flat, falling from 2.438 to 2.386.
+    # The first value is the closed form z_{1 - 0.025 ln(1 + (e - 1) 0.2)}; the oracle for the
+    # others is the level of the whole design by multivariate normal integration.
     b = sequential_boundaries(EQUAL5, spending="pocock")
     np.testing.assert_allclose(b, [2.4380, 2.4268, 2.4102, 2.3966, 2.3860], atol=1e-3)
     assert np.all(np.diff(b) < 0)

@@ -151,9 +151,11 @@ def _finite(value: object, name: str, minimum: float | None = None) -> np.ndarra
 
 def _normal_inputs(diff, variance, n, tau2):
     """Broadcast inputs, mark degenerate looks and fill in the default mixing variance."""
-    d, var, n = np.broadcast_arrays(
-        _finite(diff, "diff"), _finite(variance, "variance", 0.0), _finite(n, "n", 0.0)
-    )
+    d, var, n = _finite(diff, "diff"), _finite(variance, "variance", 0.0), _finite(n, "n", 0.0)
+    try:
+        d, var, n = np.broadcast_arrays(d, var, n)
+    except ValueError:
+        raise InvalidArgument("n", n.tolist(), f"must broadcast with diff {d.shape}") from None
     status = np.where(n <= 0, Status.EMPTY_ARM.value, Status.OK.value)
     status = np.where((n > 0) & (var <= 0), Status.ZERO_VARIANCE.value, status)
     ok = status == Status.OK.value
@@ -162,7 +164,7 @@ def _normal_inputs(diff, variance, n, tau2):
         t2 = np.where(ok, _DEFAULT_RATIO * var, _NAN)
     else:
         t2 = np.broadcast_to(check_positive(tau2, "tau2"), d.shape).astype(float)
-    return d, v, np.where(ok, t2, _NAN), ok, status
+    return d, v, t2, ok, status
 
 
 def _log_lr(d, v, t2, ok, theta0):
@@ -197,6 +199,8 @@ def msprt(
     """
     theta0 = float(_finite(theta0, "theta0"))
     d, v, t2, ok, status = _normal_inputs(diff, variance, n, tau2)
+    if d.ndim:
+        raise InvalidArgument("diff", d.tolist(), "must be one look's numbers (see msprt_path)")
     llr = float(_log_lr(d, v, t2, ok, theta0))
     return MSPRTResult(
         float(diff), float(variance), float(n), float(t2), theta0, llr,
@@ -248,7 +252,9 @@ def confidence_sequence(
     (0.0047, 0.0353)
     """
     alpha = check_alpha(alpha)
-    _, v, t2, ok, status = _normal_inputs(estimate, variance, n, tau2)
+    d, v, t2, ok, status = _normal_inputs(estimate, variance, n, tau2)
+    if d.ndim:
+        raise InvalidArgument("estimate", d.tolist(), "must be one look's numbers (see the path)")
     radius = float(_half_width(v, t2, ok, alpha))
     est = float(estimate)
     return ConfidenceSequence(

@@ -3,7 +3,7 @@
 Boundaries come from the recursive numerical integration of Armitage, McPherson & Rowe
 (1969) on the grid of Jennison & Turnbull (2000, "Group Sequential Methods", ch. 19): the
 density of the z statistic among paths that have not stopped is carried from look to look,
-so the probability of crossing at each look is exact up to quadrature error (< 1e-9 here).
+so the probability of crossing at each look is exact up to quadrature error (~1e-8 here).
 Looks may sit at any information fractions; a boundary depends only on the looks so far.
 
 Drift convention: ``drift`` is the expected z statistic at full information (t = 1), so the
@@ -313,6 +313,8 @@ def drift_for_power(
         )
         return float((p.lower if sign < 0 else p.upper).sum()) - power
 
+    if shortfall(0.0) >= 0:  # the null already crosses that often
+        return 0.0
     hi = 4.0
     while shortfall(hi) < 0:
         if hi > 1e3:
