@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from champion.stats.power import (
     days_needed,
@@ -19,7 +20,17 @@ from champion.stats.power import (
 from champion.stats.results import SampleSize
 from champion.stats.sequential import sequential_inflation
 
-__all__ = ["MDE_MULTIPLIERS", "Plan", "PlanRequest", "TradeOffRow", "make_plan"]
+if TYPE_CHECKING:
+    from champion.spec.design import Design
+
+__all__ = [
+    "MDE_MULTIPLIERS",
+    "Plan",
+    "PlanRequest",
+    "TradeOffRow",
+    "make_plan",
+    "request_for_design",
+]
 
 MDE_MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -185,3 +196,35 @@ def make_plan(req: PlanRequest) -> Plan:
         )  # fmt: skip
         notes.append(f"power at this size: {achieved:.3f}")
     return Plan(req, fixed, inflation, sample, days, _trade_off(req, inflation), tuple(notes))
+
+
+def request_for_design(
+    design: Design,
+    *,
+    shares: tuple[float, float] | None,
+    n_challengers: int = 1,
+    daily_units: float | None = None,
+) -> PlanRequest:
+    """A plan request from a spec's design block and its (champion, challenger) shares.
+
+    With several challengers, ``shares`` holds the smallest challenger's share: the slowest
+    arm decides the duration. ``daily_units`` overrides the design's own traffic estimate.
+    """
+    usable = shares is not None and shares[0] > 0 and shares[1] > 0
+    return PlanRequest(
+        baseline=design.baseline,
+        mde=design.mde,
+        relative=design.relative,
+        alpha=design.alpha,
+        power=design.power,
+        ratio=shares[1] / shares[0] if usable else 1.0,
+        alternative=design.alternative,
+        std=design.std,
+        looks=design.looks,
+        spending=design.spending,
+        n_challengers=max(n_challengers, 1),
+        min_sample_size=design.min_sample_size,
+        daily_units=daily_units if daily_units is not None else design.daily_units,
+        shares=shares if usable else None,
+        max_duration_days=design.max_duration_days,
+    )

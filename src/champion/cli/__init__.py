@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from champion.cli.plan import plan
+from champion.cli.validate import validate
 
 __all__ = ["app", "main"]
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command(name="plan")(plan)
+app.command(name="validate")(validate)
 
 
 @app.callback()

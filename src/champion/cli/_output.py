@@ -15,7 +15,8 @@ from champion.errors import ChampionError, SpecError
 __all__ = ["console", "err_console", "print_json", "user_errors"]
 
 console = Console()
-err_console = Console(stderr=True)
+# Messages go to logs as often as to terminals: never break them mid-line.
+err_console = Console(stderr=True, soft_wrap=True)
 
 USAGE_EXIT = 2
 

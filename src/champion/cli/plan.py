@@ -9,30 +9,18 @@ import typer
 from rich.table import Table
 
 from champion.cli._output import console, print_json, user_errors
-from champion.planner import Plan, PlanRequest, make_plan
+from champion.planner import Plan, PlanRequest, make_plan, request_for_design
 from champion.spec.design import PlanInputs, load_plan_inputs
 
 __all__ = ["plan"]
 
 
 def _request_from_spec(inputs: PlanInputs, daily_units: float | None) -> PlanRequest:
-    d = inputs.design
-    return PlanRequest(
-        baseline=d.baseline,
-        mde=d.mde,
-        relative=d.relative,
-        alpha=d.alpha,
-        power=d.power,
-        ratio=inputs.ratio,
-        alternative=d.alternative,
-        std=d.std,
-        looks=d.looks,
-        spending=d.spending,
-        n_challengers=max(len(inputs.challengers), 1),
-        min_sample_size=d.min_sample_size,
-        daily_units=daily_units if daily_units is not None else d.daily_units,
+    return request_for_design(
+        inputs.design,
         shares=inputs.shares,
-        max_duration_days=d.max_duration_days,
+        n_challengers=len(inputs.challengers),
+        daily_units=daily_units,
     )
 
 

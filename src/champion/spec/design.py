@@ -57,19 +57,18 @@ class PlanInputs:
     allocation: dict[str, float]
 
     @property
-    def ratio(self) -> float:
-        """n_treatment / n_control for the smallest challenger share (the slowest arm)."""
-        if not self.allocation or self.champion not in self.allocation:
-            return 1.0
-        share = min(self.allocation.get(c, 0.0) for c in self.challengers or ("",))
-        return share / self.allocation[self.champion] if share > 0 else 1.0
-
-    @property
     def shares(self) -> tuple[float, float] | None:
+        """(champion share, smallest challenger share): the slowest arm sets the duration."""
         if not self.allocation or self.champion not in self.allocation:
             return None
         share = min(self.allocation.get(c, 0.0) for c in self.challengers or ("",))
         return (self.allocation[self.champion], share) if share > 0 else None
+
+    @property
+    def ratio(self) -> float:
+        """n_treatment / n_control implied by the shares (1 without an allocation)."""
+        shares = self.shares
+        return shares[1] / shares[0] if shares and shares[0] > 0 else 1.0
 
 
 def _read_mapping(path: Path) -> dict:
