@@ -2,14 +2,28 @@
 
     ChampionError
     ├── InvalidArgument (also a ValueError: a caller passed a value outside its range)
-    └── SpecError (an experiment spec failed validation; lists every problem)
+    ├── SpecError (an experiment spec failed validation; lists every problem)
+    ├── ExperimentNotFound (also a LookupError: no experiment by that name; lists what exists)
+    ├── ExperimentExists (create was asked for a name the registry already holds)
+    ├── StaleVersion (a write expected a version the experiment has moved past)
+    ├── InvalidTransition (the action is not allowed from the experiment's current state)
+    └── RegistryUnavailable (the registry's database cannot be opened or reached)
 
 Later layers add their own leaves here (``ExperimentNotFound``, ``StaleVersion`` ...).
 """
 
 from __future__ import annotations
 
-__all__ = ["ChampionError", "InvalidArgument", "SpecError"]
+__all__ = [
+    "ChampionError",
+    "ExperimentExists",
+    "ExperimentNotFound",
+    "InvalidArgument",
+    "InvalidTransition",
+    "RegistryUnavailable",
+    "SpecError",
+    "StaleVersion",
+]
 
 
 class ChampionError(Exception):
@@ -34,3 +48,72 @@ class SpecError(ChampionError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
+
+
+class ExperimentNotFound(ChampionError, LookupError):
+    """No experiment has this name; the message lists the first few that exist."""
+
+    def __init__(self, name: str, existing: list[str], total: int | None = None) -> None:
+        self.name = name
+        self.existing = existing
+        total = len(existing) if total is None else total
+        if total == 0:
+            known = "the registry holds no experiments yet"
+        else:
+            more = f" and {total - len(existing)} more" if total > len(existing) else ""
+            known = f"existing: {', '.join(existing)}{more}"
+        super().__init__(
+            f"no experiment named {name!r} ({known}); check the name or create it "
+            "with `champion experiment create -f FILE`"
+        )
+
+
+class ExperimentExists(ChampionError):
+    """An experiment with this name is already registered; names are never reused."""
+
+    def __init__(self, name: str, state: str, version: int) -> None:
+        self.name = name
+        self.state = state
+        self.version = version
+        super().__init__(
+            f"experiment {name!r} already exists (state {state}, version {version}); "
+            "give the new spec another name"
+        )
+
+
+class StaleVersion(ChampionError):
+    """A write was based on a version someone else has since changed: re-read and retry."""
+
+    def __init__(self, name: str, expected: int, current: int) -> None:
+        self.name = name
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"experiment {name!r} changed: the write expected version {expected} but it is "
+            f"at version {current}; re-read and retry"
+        )
+
+
+class InvalidTransition(ChampionError):
+    """The lifecycle forbids this action from the current state; names the allowed steps."""
+
+    def __init__(self, name: str, state: str, action: str, allowed: list[str]) -> None:
+        self.name = name
+        self.state = state
+        self.action = action
+        self.allowed = allowed
+        if allowed:
+            steps = f"allowed next: {', '.join(allowed)}"
+        else:
+            steps = f"{state} is final: create a new experiment to try again"
+        super().__init__(f"experiment {name!r} is {state}: cannot {action} it; {steps}")
+
+
+class RegistryUnavailable(ChampionError):
+    """The registry database cannot be opened; the message shows the URL (no password)."""
+
+    def __init__(self, url: str, problem: str, fix: str) -> None:
+        self.url = url
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"registry {url} is unavailable: {problem}; {fix}")

@@ -1,0 +1,79 @@
+"""Experiment states and the actions that move between them.
+
+One table (``ACTIONS``) is the whole lifecycle: each action names the states it may start
+from and the state it leads to. Terminal states accept no action, so a finished experiment
+is never revived; a new attempt is a new experiment with its own history::
+
+    draft ──► shadow ──► running ──► stopped | completed | rolled_back
+      │                    ▲    ╰─ ramp: running ──► running
+      ╰────────────────────╯
+    draft and shadow may also be stopped
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from champion.errors import InvalidTransition
+
+__all__ = [
+    "ACTIONS",
+    "TERMINAL",
+    "TRANSITIONS",
+    "Action",
+    "State",
+    "allowed_actions",
+    "check_action",
+]
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    SHADOW = "shadow"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    ROLLED_BACK = "rolled_back"
+
+
+class Action(NamedTuple):
+    sources: tuple[State, ...]
+    target: State
+    help: str
+
+
+ACTIONS: dict[str, Action] = {
+    "create": Action((), State.DRAFT, "register a spec"),
+    "shadow": Action((State.DRAFT,), State.SHADOW, "mirror traffic to the challengers"),
+    "start": Action((State.DRAFT, State.SHADOW), State.RUNNING, "serve the spec's allocation"),
+    "ramp": Action((State.RUNNING,), State.RUNNING, "change one challenger's share"),
+    "stop": Action(
+        (State.DRAFT, State.SHADOW, State.RUNNING), State.STOPPED, "end it; champion serves all"
+    ),
+    "complete": Action((State.RUNNING,), State.COMPLETED, "end it keeping the allocation"),
+    "rollback": Action((State.RUNNING,), State.ROLLED_BACK, "end it; champion serves all"),
+}
+
+TERMINAL = frozenset({State.STOPPED, State.COMPLETED, State.ROLLED_BACK})
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    state: frozenset(a.target for a in ACTIONS.values() if state in a.sources) for state in State
+}
+
+
+def allowed_actions(state: State | str) -> list[str]:
+    """The actions the lifecycle accepts from ``state``, in lifecycle order."""
+    state = State(state)
+    return [name for name, action in ACTIONS.items() if state in action.sources]
+
+
+def check_action(name: str, state: State | str, action: str) -> State:
+    """The state ``action`` leads to from ``state``; InvalidTransition names what is allowed."""
+    state = State(state)
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
+    if state not in ACTIONS[action].sources:
+        allowed = [f"{a} (-> {ACTIONS[a].target})" for a in allowed_actions(state)]
+        raise InvalidTransition(name, state.value, action, allowed)
+    return ACTIONS[action].target

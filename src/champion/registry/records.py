@@ -1,0 +1,105 @@
+"""What the registry hands back: frozen records of an experiment's state and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from champion.registry.lifecycle import State
+from champion.spec import Experiment, parse_spec
+
+__all__ = ["AuditEntry", "Changes", "ExperimentState", "Snapshot", "as_utc"]
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the registry only ever writes UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentState:
+    """An experiment as the registry holds it now.
+
+    ``allocation`` is what routers serve (shares summing to 1): the spec's shares while
+    running, everything to the champion in draft, shadow, stopped and rolled_back, and the
+    last shares once completed. ``stage`` is the index of the spec's rollout stage that the
+    last ramped challenger's share matches, or None. ``seq`` is the global version of the
+    experiment's last change.
+    """
+
+    name: str
+    state: State
+    version: int
+    allocation: dict[str, float]
+    stage: int | None
+    spec_yaml: str = field(repr=False)
+    updated_at: datetime
+    updated_by: str
+    seq: int
+
+    @property
+    def spec(self) -> Experiment:
+        """The stored spec, parsed back into the model it was registered from."""
+        return parse_spec(self.spec_yaml, f"registry:{self.name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "version": self.version,
+            "allocation": dict(self.allocation),
+            "stage": self.stage,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change, as written to the append-only log: who, when, why and what."""
+
+    experiment: str
+    version: int
+    action: str
+    state: State
+    allocation: dict[str, float]
+    stage: int | None
+    by: str
+    at: datetime
+    reason: str
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "action": self.action,
+            "state": self.state.value,
+            "allocation": dict(self.allocation),
+            "stage": self.stage,
+            "by": self.by,
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every experiment at one global version, read in one query."""
+
+    global_version: int
+    experiments: tuple[ExperimentState, ...]
+
+    def get(self, name: str) -> ExperimentState | None:
+        return next((e for e in self.experiments if e.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The experiments changed after ``since``; poll next with ``global_version``."""
+
+    since: int
+    global_version: int
+    experiments: tuple[ExperimentState, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.experiments)

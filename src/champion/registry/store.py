@@ -1,0 +1,424 @@
+"""The Registry: experiment state and its append-only history, behind one small class.
+
+Every change runs in one transaction that locks the experiment's row, checks the lifecycle,
+updates the row under ``WHERE name = :name AND version = :expected`` (a zero rowcount is a
+StaleVersion), bumps the global version and appends one audit row. Readers never lock:
+``snapshot()`` is one query, ``global_version()`` reads one row.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from champion.errors import (
+    ExperimentExists,
+    ExperimentNotFound,
+    InvalidArgument,
+    StaleVersion,
+)
+from champion.registry.allocation import (
+    AllocationCheck,
+    champion_only,
+    check_shares,
+    no_layout_check,
+    ramped,
+    spec_allocation,
+    stage_for,
+)
+from champion.registry.connection import WRITE, open_engine, translate_errors
+from champion.registry.lifecycle import State, check_action
+from champion.registry.records import AuditEntry, Changes, ExperimentState, Snapshot, as_utc
+from champion.registry.schema import GLOBAL_VERSION, audit_log, ensure_schema, experiments, meta
+from champion.spec import Experiment, dump_spec
+
+__all__ = ["Registry", "default_actor"]
+
+# Given the current state and its spec, the allocation and stage a change writes.
+Plan = Callable[[ExperimentState, Experiment], tuple[dict[str, float], int | None]]
+
+_SHOWN_NAMES = 5
+
+
+def default_actor() -> str:
+    """Who a change is recorded as when the caller does not say: $USER, else "unknown"."""
+    return os.environ.get("USER") or "unknown"
+
+
+def _actor(by: str | None) -> str:
+    actor = default_actor() if by is None else by
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 256:
+        raise InvalidArgument("by", by, "a non-empty name of at most 256 characters")
+    return actor.strip()
+
+
+def _reason(reason: str, *, required: bool) -> str:
+    if not isinstance(reason, str):
+        raise InvalidArgument("reason", reason, "text saying why")
+    if required and not reason.strip():
+        raise InvalidArgument("reason", reason, "say why (it is kept in the audit log)")
+    return reason.strip()
+
+
+def _expected(version: int | None) -> int | None:
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise InvalidArgument("expected_version", version, "the integer version you read")
+    return version
+
+
+def _state(row: Any) -> ExperimentState:
+    return ExperimentState(
+        name=row.name,
+        state=State(row.state),
+        version=row.version,
+        allocation=dict(row.allocation),
+        stage=row.stage,
+        spec_yaml=row.spec,
+        updated_at=as_utc(row.updated_at),
+        updated_by=row.updated_by,
+        seq=row.seq,
+    )
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        experiment=row.experiment,
+        version=row.version,
+        action=row.action,
+        state=State(row.state),
+        allocation=dict(row.allocation),
+        stage=row.stage,
+        by=row.actor,
+        at=as_utc(row.at),
+        reason=row.reason,
+        seq=row.seq,
+    )
+
+
+class Registry:
+    """Experiments, their lifecycle and history, in SQLite (default) or PostgreSQL.
+
+    ``url`` defaults to $CHAMPION_DB, then ``sqlite:///champion.db``; a bare path is a SQLite
+    file. Opening checks the connection and creates missing tables. Writes take
+    ``expected_version`` (the version you read): if the experiment moved on, StaleVersion.
+    Without it, a write applies to whatever version it finds, still atomically.
+
+    >>> reg = Registry("sqlite://")  # in memory: one connection, for trying things out
+    >>> reg.global_version()
+    0
+    >>> reg.close()
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 30.0,
+        allocation_check: AllocationCheck | None = None,
+    ) -> None:
+        if not isinstance(busy_timeout, int | float) or not busy_timeout > 0:
+            raise InvalidArgument("busy_timeout", busy_timeout, "seconds, above 0")
+        self._engine, self.url = open_engine(url, busy_timeout=float(busy_timeout))
+        self._writer = self._engine.execution_options(**{WRITE: True})
+        self._check = allocation_check or no_layout_check
+        try:
+            ensure_schema(self._writer, self.url)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, name: str) -> ExperimentState:
+        with translate_errors(self.url), self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(experiments).where(experiments.c.name == name)
+            ).one_or_none()
+            if row is None:
+                raise self._not_found(conn, name)
+        return _state(row)
+
+    def spec(self, name: str) -> Experiment:
+        """The experiment's spec, rebuilt from the YAML stored at creation."""
+        return self.get(name).spec
+
+    def history(self, name: str) -> list[AuditEntry]:
+        """Every change to ``name``, oldest first."""
+        with translate_errors(self.url), self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(audit_log)
+                .where(audit_log.c.experiment == name)
+                .order_by(audit_log.c.version)
+            ).all()
+            if not rows:
+                raise self._not_found(conn, name)
+        return [_entry(r) for r in rows]
+
+    def snapshot(self) -> Snapshot:
+        """Every experiment, in one query; its global version is the newest row's ``seq``."""
+        with translate_errors(self.url), self._engine.connect() as conn:
+            rows = conn.execute(sa.select(experiments).order_by(experiments.c.name)).all()
+        states = tuple(_state(r) for r in rows)
+        return Snapshot(max((s.seq for s in states), default=0), states)
+
+    def global_version(self) -> int:
+        """A number that grows with every change to any experiment: one row, one query."""
+        with translate_errors(self.url), self._engine.connect() as conn:
+            return self._global(conn)
+
+    def poll_changes(self, since_version: int) -> Changes:
+        """Experiments changed after global version ``since_version`` (0: all of them).
+
+        Costs one tiny query when nothing changed. A ``since_version`` above the registry's
+        (a registry rebuilt from scratch) returns every experiment, so pollers resync.
+        """
+        if isinstance(since_version, bool) or not isinstance(since_version, int):
+            raise InvalidArgument("since_version", since_version, "an integer global version")
+        with translate_errors(self.url), self._engine.connect() as conn:
+            now = self._global(conn)
+            if now == since_version:
+                return Changes(since_version, now, ())
+            query = sa.select(experiments).order_by(experiments.c.seq)
+            if now > since_version:
+                query = query.where(experiments.c.seq > since_version)
+            rows = conn.execute(query).all()
+        states = tuple(_state(r) for r in rows)
+        newest = max((s.seq for s in states), default=now)
+        return Changes(since_version, max(now, newest), states)
+
+    def watch(
+        self,
+        since_version: int = 0,
+        *,
+        interval: float = 1.0,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Changes]:
+        """Yield each batch of changes as polling finds them, until ``stop`` is set."""
+        if not isinstance(interval, int | float) or not math.isfinite(interval) or interval < 0:
+            raise InvalidArgument("interval", interval, "seconds between polls, 0 or more")
+        since = since_version
+        while stop is None or not stop.is_set():
+            changes = self.poll_changes(since)
+            since = changes.global_version
+            if changes:
+                yield changes
+            if stop is None:
+                time.sleep(interval)
+            else:
+                stop.wait(interval)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(
+        self, spec: Experiment, *, by: str | None = None, reason: str = ""
+    ) -> ExperimentState:
+        """Register ``spec`` as a draft at version 1; its YAML is stored with it."""
+        if not isinstance(spec, Experiment):
+            raise InvalidArgument(
+                "spec", type(spec).__name__, "an Experiment (read one with champion.spec.load_spec)"
+            )
+        actor, why = _actor(by), _reason(reason, required=False)
+        text, allocation, now = dump_spec(spec), champion_only(spec), datetime.now(UTC)
+        try:
+            with translate_errors(self.url), self._writer.begin() as conn:
+                found = conn.execute(
+                    sa.select(experiments.c.state, experiments.c.version).where(
+                        experiments.c.name == spec.name
+                    )
+                ).one_or_none()
+                if found is not None:
+                    raise ExperimentExists(spec.name, found.state, found.version)
+                seq = self._bump(conn)
+                conn.execute(
+                    sa.insert(experiments).values(
+                        name=spec.name, state=State.DRAFT.value, version=1,
+                        allocation=allocation, stage=None, spec=text, created_at=now,
+                        updated_at=now, updated_by=actor, seq=seq,
+                    )
+                )  # fmt: skip
+                self._log(conn, spec.name, 1, seq, "create", State.DRAFT, allocation, None,
+                          actor, now, why)  # fmt: skip
+        except sa.exc.IntegrityError:  # a concurrent create of the same name won
+            current = self.get(spec.name)
+            raise ExperimentExists(spec.name, current.state.value, current.version) from None
+        return self.get(spec.name)
+
+    def start(
+        self,
+        name: str,
+        *,
+        shadow: bool = False,
+        expected_version: int | None = None,
+        by: str | None = None,
+        reason: str = "",
+    ) -> ExperimentState:
+        """Serve the spec's allocation (running), or with ``shadow`` only mirror traffic."""
+        if shadow:
+            return self._change(name, "shadow", expected_version, by, reason, _all_champion)
+
+        def plan(current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], int | None]:
+            allocation = spec_allocation(spec)
+            return allocation, stage_for(spec, allocation[spec.challengers[0]])
+
+        return self._change(name, "start", expected_version, by, reason, plan)
+
+    def ramp(
+        self,
+        name: str,
+        to: float,
+        *,
+        challenger: str | None = None,
+        expected_version: int | None = None,
+        by: str | None = None,
+        reason: str = "",
+    ) -> ExperimentState:
+        """Give ``challenger`` (default: the first) ``to`` percent; the champion takes the rest."""
+
+        def plan(current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], int | None]:
+            allocation, which = ramped(spec, current.allocation, to, challenger)
+            return allocation, stage_for(spec, allocation[which])
+
+        return self._change(name, "ramp", expected_version, by, reason, plan)
+
+    def stop(
+        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+    ) -> ExperimentState:
+        """End the experiment; the champion serves everyone again."""
+        why = _reason(reason, required=True)
+        return self._change(name, "stop", expected_version, by, why, _all_champion)
+
+    def complete(
+        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+    ) -> ExperimentState:
+        """End the experiment with a decision, keeping the allocation it reached."""
+        why = _reason(reason, required=True)
+        return self._change(
+            name, "complete", expected_version, by, why, lambda cur, _: (cur.allocation, cur.stage)
+        )
+
+    def rollback(
+        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+    ) -> ExperimentState:
+        """Abort a running experiment; the champion serves everyone again."""
+        why = _reason(reason, required=True)
+        return self._change(name, "rollback", expected_version, by, why, _all_champion)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _change(
+        self,
+        name: str,
+        action: str,
+        expected_version: int | None,
+        by: str | None,
+        reason: str,
+        plan: Plan,
+    ) -> ExperimentState:
+        actor, why, expected = (
+            _actor(by),
+            _reason(reason, required=False),
+            _expected(expected_version),
+        )
+        with translate_errors(self.url), self._writer.begin() as conn:
+            row = conn.execute(
+                sa.select(experiments).where(experiments.c.name == name).with_for_update()
+            ).one_or_none()
+            if row is None:
+                raise self._not_found(conn, name)
+            current = _state(row)
+            if expected is not None and expected != current.version:
+                raise StaleVersion(name, expected, current.version)
+            expected = current.version if expected is None else expected
+            target = check_action(name, current.state, action)
+            spec = current.spec
+            allocation, stage = plan(current, spec)
+            check_shares(allocation)
+            self._check(spec, current.allocation, allocation)
+            now, seq = datetime.now(UTC), self._bump(conn)
+            done = conn.execute(
+                sa.update(experiments)
+                .where(experiments.c.name == name, experiments.c.version == expected)
+                .values(version=expected + 1, state=target.value, allocation=allocation,
+                        stage=stage, updated_at=now, updated_by=actor, seq=seq)
+            )  # fmt: skip
+            if done.rowcount != 1:
+                raise StaleVersion(name, expected, self._version_of(conn, name))
+            self._log(conn, name, expected + 1, seq, action, target, allocation, stage, actor,
+                      now, why)  # fmt: skip
+        return ExperimentState(name, target, expected + 1, allocation, stage, current.spec_yaml,
+                               now, actor, seq)  # fmt: skip
+
+    @staticmethod
+    def _log(
+        conn: sa.Connection,
+        name: str,
+        version: int,
+        seq: int,
+        action: str,
+        state: State,
+        allocation: dict[str, float],
+        stage: int | None,
+        actor: str,
+        at: datetime,
+        reason: str,
+    ) -> None:
+        conn.execute(
+            sa.insert(audit_log).values(
+                experiment=name, version=version, seq=seq, action=action, state=state.value,
+                allocation=allocation, stage=stage, actor=actor, at=at, reason=reason,
+            )
+        )  # fmt: skip
+
+    @staticmethod
+    def _bump(conn: sa.Connection) -> int:
+        """Next global version; the row stays locked until commit, so commits come in order."""
+        return conn.execute(
+            sa.update(meta)
+            .where(meta.c.key == GLOBAL_VERSION)
+            .values(value=meta.c.value + 1)
+            .returning(meta.c.value)
+        ).scalar_one()
+
+    @staticmethod
+    def _global(conn: sa.Connection) -> int:
+        return conn.execute(
+            sa.select(meta.c.value).where(meta.c.key == GLOBAL_VERSION)
+        ).scalar_one()
+
+    @staticmethod
+    def _version_of(conn: sa.Connection, name: str) -> int:
+        found = conn.execute(
+            sa.select(experiments.c.version).where(experiments.c.name == name)
+        ).scalar_one_or_none()
+        return -1 if found is None else found
+
+    @staticmethod
+    def _not_found(conn: sa.Connection, name: str) -> ExperimentNotFound:
+        names = conn.execute(
+            sa.select(experiments.c.name).order_by(experiments.c.name).limit(_SHOWN_NAMES)
+        ).scalars()
+        total = conn.execute(sa.select(sa.func.count()).select_from(experiments)).scalar_one()
+        return ExperimentNotFound(name, list(names), total)
+
+
+def _all_champion(_current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], None]:
+    return champion_only(spec), None
