@@ -89,6 +89,7 @@ def _tests(f: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, pd.DataFrame]:
         feature_column="x",
         feature_sum_squares_column="x_sq",
         feature_cross_sum_column="xy",
+        power=None,  # no powered-effect (MDE) search: champion's read-out does not compute one
     )
     by = ["segment", "metric"]
     absolute = exp.difference("control", "treatment", groupby=by, absolute=True)
@@ -109,6 +110,7 @@ def _sequential(f: pd.DataFrame, alpha: float) -> pd.DataFrame:
         treatment_column="variant",
         correction_method="bonferroni",
         interval_size=1 - alpha,
+        power=None,  # as in _tests
     )
     return exp.difference(
         "control",
