@@ -1,0 +1,98 @@
+"""champion.stats: pure statistics on sufficient statistics (counts, sums, sums of squares).
+
+Nothing here does I/O or sees rows, so every function serves 1 or 10^9 units alike. Results are
+frozen dataclasses; a degenerate experiment is a result with a ``status``, not an exception.
+docs/statistics.md gives each method's formula and reference.
+"""
+
+from champion.stats.always_valid import (
+    ConfidenceSequence,
+    MSPRTResult,
+    confidence_sequence,
+    confidence_sequence_path,
+    msprt,
+    msprt_path,
+    sequential_srm,
+    sequential_srm_path,
+)
+from champion.stats.contingency import chi_square, srm
+from champion.stats.cuped import CupedResult, cuped
+from champion.stats.effect_size import cohens_d, cohens_h
+from champion.stats.frequentist import proportion_test, welch_test
+from champion.stats.multiple import adjust_p_values, bonferroni_alpha, bonferroni_ci, reject
+from champion.stats.noninferiority import (
+    NonInferiorityResult,
+    noninferiority_mean,
+    noninferiority_proportion,
+)
+from champion.stats.power import (
+    days_needed,
+    mde_mean,
+    mde_proportion,
+    optimal_ratio_proportion,
+    power_mean,
+    power_proportion,
+    sample_size_mean,
+    sample_size_proportion,
+)
+from champion.stats.ratio import ratio_test
+from champion.stats.results import ChiSquareResult, SampleSize, SRMResult, Status, TestResult
+from champion.stats.sequential import (
+    SequentialDecision,
+    crossing_probabilities,
+    sequential_boundaries,
+    sequential_decision,
+    sequential_inflation,
+    spending_function,
+)
+from champion.stats.sufficient import CovariateStats, MeanStats, ProportionStats, RatioStats
+
+__all__ = [
+    "ChiSquareResult",
+    "ConfidenceSequence",
+    "CovariateStats",
+    "CupedResult",
+    "MSPRTResult",
+    "MeanStats",
+    "NonInferiorityResult",
+    "ProportionStats",
+    "RatioStats",
+    "SRMResult",
+    "SampleSize",
+    "SequentialDecision",
+    "Status",
+    "TestResult",
+    "adjust_p_values",
+    "bonferroni_alpha",
+    "bonferroni_ci",
+    "chi_square",
+    "cohens_d",
+    "cohens_h",
+    "confidence_sequence",
+    "confidence_sequence_path",
+    "crossing_probabilities",
+    "cuped",
+    "days_needed",
+    "mde_mean",
+    "mde_proportion",
+    "msprt",
+    "msprt_path",
+    "noninferiority_mean",
+    "noninferiority_proportion",
+    "optimal_ratio_proportion",
+    "power_mean",
+    "power_proportion",
+    "proportion_test",
+    "ratio_test",
+    "reject",
+    "sample_size_mean",
+    "sample_size_proportion",
+    "sequential_boundaries",
+    "sequential_decision",
+    "sequential_inflation",
+    "sequential_srm",
+    "sequential_srm_path",
+    "spending_function",
+    "srm",
+    "welch_test",
+]
