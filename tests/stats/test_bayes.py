@@ -263,6 +263,13 @@ def test_mean_model_degenerate_inputs_return_nan_with_status(args, status):
     assert math.isnan(r.diff_ci[0])
 
 
+def test_mean_model_far_apart_arms_give_certainty_without_overflow():
+    r = chance_to_beat_mean(0.0, 1e-300, 100, 1.0, 1e-300, 100)
+    assert r.chance_to_beat == 1.0
+    assert r.expected_loss_treatment == 0.0
+    assert r.expected_loss_control == 1.0
+
+
 def test_mean_model_zero_control_mean_flags_zero_baseline_but_keeps_chance():
     r = chance_to_beat_mean(0.0, 4.0, 100, 0.5, 4.0, 100)
     assert r.status == Status.ZERO_BASELINE
@@ -271,7 +278,9 @@ def test_mean_model_zero_control_mean_flags_zero_baseline_but_keeps_chance():
 
 
 def test_mean_model_bad_prior_variance_raises():
-    with pytest.raises(ValueError, match=r"prior=\(0.0, 0.0\) is invalid: the prior variance"):
+    with pytest.raises(
+        ValueError, match=r"prior=\(0.0, 0.0\) is invalid: must be \(mean, variance > 0\)"
+    ):
         chance_to_beat_mean(1.0, 1.0, 10, 1.0, 1.0, 10, prior=(0.0, 0.0))
 
 

@@ -205,9 +205,11 @@ def _edgeworth_decision(
     ∫ φ He_k = -φ He_(k-1). With k3 = k4 = 0 it is the plain normal answer.
     """
     sd = math.sqrt(k2)
+    w = -k1 / sd
+    if abs(w) > 38:  # φ(w) underflows: the answer is a sure thing
+        return float(k1 > 0), max(-k1, 0.0), max(k1, 0.0)
     c2, c3 = k3 / sd**3 / 6, k4 / sd**4 / 24
     c5 = c2 * c2 / 2
-    w = -k1 / sd
     phi = math.exp(-0.5 * w * w) / math.sqrt(2 * math.pi)
     w2 = w * w
     cdf = special.ndtr(w) - phi * (
@@ -329,6 +331,16 @@ def _successes(x: float, n: float, x_name: str, n_name: str) -> tuple[float, flo
     return x, n
 
 
+def _normal_prior(prior: object) -> tuple[float, float]:
+    try:
+        m0, v0 = (float(v) for v in prior)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        m0 = v0 = _NAN
+    if not (math.isfinite(m0) and math.isfinite(v0) and v0 > 0):
+        raise InvalidArgument("prior", prior, "must be (mean, variance > 0) of a normal prior")
+    return m0, v0
+
+
 def _finite(value: float, name: str) -> float:
     if not (isinstance(value, int | float | np.integer | np.floating) and math.isfinite(value)):
         raise InvalidArgument(name, value, "must be a finite number")
@@ -359,9 +371,7 @@ def chance_to_beat_mean(
     alpha = check_alpha(alpha)
     n_c, n_t = check_count(n_c, "n_c"), check_count(n_t, "n_t")
     if prior is not None:
-        m0, v0 = (_finite(v, "prior") for v in prior)
-        if v0 <= 0:
-            raise InvalidArgument("prior", prior, "the prior variance (second value) must be > 0")
+        m0, v0 = _normal_prior(prior)
     if n_c == 0 or n_t == 0:
         return _empty(Status.EMPTY_ARM, alpha, "normal")
     if n_c < 2 or n_t < 2:
@@ -404,13 +414,10 @@ def bayes_compare(
             prior=DEFAULT_BETA_PRIOR if prior is None else prior, alpha=alpha,
         )  # fmt: skip
     if isinstance(control, MeanStats) and isinstance(treatment, MeanStats):
-        var_c = control.variance if control.n >= 2 else 0.0
-        var_t = treatment.variance if treatment.n >= 2 else 0.0
-        mean_c = control.mean if control.n > 0 else 0.0
-        mean_t = treatment.mean if treatment.n > 0 else 0.0
-        return chance_to_beat_mean(
-            mean_c, var_c, control.n, mean_t, var_t, treatment.n, prior=prior, alpha=alpha
-        )
+        return chance_to_beat_mean(  # NaN mean/variance below two units: a status, not an error
+            control.mean, control.variance, control.n,
+            treatment.mean, treatment.variance, treatment.n, prior=prior, alpha=alpha,
+        )  # fmt: skip
     raise InvalidArgument(
         "control, treatment",
         (type(control).__name__, type(treatment).__name__),
