@@ -103,6 +103,7 @@ def test_gaussian_weights_stay_uniform_until_every_arm_has_two_observations():
         (lambda: thompson_weights([1, 2], [1, 1], [5, 5], reward="gaussian", prior=(0, 1)), "flat"),
         (lambda: thompson_weights([5, 2], [4, 9]), r"0 <= successes <= trials"),
         (lambda: gaussian_weights([1.0, 2.0], [-1.0, 1.0], [5, 5]), r"variances=.* >= 0"),
+        (lambda: gaussian_weights([math.nan, 2.0], [1.0, 1.0], [5, 5]), r"means=.* must be finite"),
     ],
 )
 def test_bad_arguments_raise_by_name(call, match):
