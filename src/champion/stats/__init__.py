@@ -15,6 +15,15 @@ from champion.stats.always_valid import (
     sequential_srm,
     sequential_srm_path,
 )
+from champion.stats.bandits import RegretSimulation, simulate_regret, thompson_weights
+from champion.stats.bayes import (
+    BayesResult,
+    bayes_compare,
+    chance_to_beat,
+    chance_to_beat_mean,
+    prob_best_beta,
+    prob_best_normal,
+)
 from champion.stats.contingency import chi_square, srm
 from champion.stats.cuped import CupedResult, cuped
 from champion.stats.effect_size import cohens_d, cohens_h
@@ -48,6 +57,7 @@ from champion.stats.sequential import (
 from champion.stats.sufficient import CovariateStats, MeanStats, ProportionStats, RatioStats
 
 __all__ = [
+    "BayesResult",
     "ChiSquareResult",
     "ConfidenceSequence",
     "CovariateStats",
@@ -57,14 +67,18 @@ __all__ = [
     "NonInferiorityResult",
     "ProportionStats",
     "RatioStats",
+    "RegretSimulation",
     "SRMResult",
     "SampleSize",
     "SequentialDecision",
     "Status",
     "TestResult",
     "adjust_p_values",
+    "bayes_compare",
     "bonferroni_alpha",
     "bonferroni_ci",
+    "chance_to_beat",
+    "chance_to_beat_mean",
     "chi_square",
     "cohens_d",
     "cohens_h",
@@ -82,6 +96,8 @@ __all__ = [
     "optimal_ratio_proportion",
     "power_mean",
     "power_proportion",
+    "prob_best_beta",
+    "prob_best_normal",
     "proportion_test",
     "ratio_test",
     "reject",
@@ -92,7 +108,9 @@ __all__ = [
     "sequential_inflation",
     "sequential_srm",
     "sequential_srm_path",
+    "simulate_regret",
     "spending_function",
     "srm",
+    "thompson_weights",
     "welch_test",
 ]
