@@ -8,10 +8,10 @@
     ├── StaleVersion (a write expected a version the experiment has moved past)
     ├── InvalidTransition (the action is not allowed from the experiment's current state)
     ├── RegistryUnavailable (the registry's database cannot be opened or reached)
-    ├── EventSinkUnavailable (the event store cannot be written now; the writer spills and retries)
-    ├── JournalUnavailable (the local event journal cannot make an event durable)
-    ├── EventWriterClosed (also a RuntimeError: an event was logged after the writer closed)
-    └── OutcomeFileError (also a ValueError: an outcome file was refused whole; lists problems)
+    ├── ModelLoadError (a model cannot be loaded or fails its check call at start-up)
+    │   └── ModelsFailedToLoad (an experiment's models: every one that failed, at once)
+    └── PredictionError (a loaded model failed to answer one request: upstream down, timeout)
+        └── InvalidFeatures (also a ValueError: the request's features do not fit the model)
 
 Later layers add their own leaves here (``ExperimentNotFound``, ``StaleVersion`` ...).
 """
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 __all__ = [
     "ChampionError",
-    "EventSinkUnavailable",
-    "EventWriterClosed",
     "ExperimentExists",
     "ExperimentNotFound",
     "InvalidArgument",
+    "InvalidFeatures",
     "InvalidTransition",
-    "JournalUnavailable",
-    "OutcomeFileError",
+    "ModelLoadError",
+    "ModelsFailedToLoad",
+    "PredictionError",
     "RegistryUnavailable",
     "SpecError",
     "StaleVersion",
@@ -127,43 +127,34 @@ class RegistryUnavailable(ChampionError):
         super().__init__(f"registry {url} is unavailable: {problem}; {fix}")
 
 
-class EventSinkUnavailable(ChampionError):
-    """The event store refused a write (disk, permissions, database down); names the fix."""
+class ModelLoadError(ChampionError):
+    """A model cannot be served: raised at start-up, never at the first request."""
 
-    def __init__(self, target: str, problem: str, fix: str) -> None:
-        self.target = target
+    def __init__(self, model: str, problem: str) -> None:
+        self.model = model
         self.problem = problem
-        self.fix = fix
-        super().__init__(f"event store {target} is unavailable: {problem}; {fix}")
+        super().__init__(f"model {model!r} failed to load: {problem}")
 
 
-class JournalUnavailable(ChampionError):
-    """The local journal could not make an event durable, so the event was not acknowledged."""
+class ModelsFailedToLoad(ModelLoadError):
+    """Some of an experiment's models failed to load; ``errors`` holds one per model."""
 
-    def __init__(self, path: str, problem: str, fix: str) -> None:
-        self.path = path
+    def __init__(self, errors: list[ModelLoadError]) -> None:
+        self.errors = errors
+        self.model = ", ".join(e.model for e in errors)
+        self.problem = "; ".join(e.problem for e in errors)
+        lines = "\n".join(f"  - {e.model}: {e.problem}" for e in errors)
+        ChampionError.__init__(self, f"{len(errors)} model(s) failed to load\n{lines}")
+
+
+class PredictionError(ChampionError):
+    """A loaded model failed to answer a request; the message names the model and the cause."""
+
+    def __init__(self, model: str, problem: str) -> None:
+        self.model = model
         self.problem = problem
-        self.fix = fix
-        super().__init__(f"event journal {path} cannot take the event: {problem}; {fix}")
+        super().__init__(f"model {model!r} failed to predict: {problem}")
 
 
-class EventWriterClosed(ChampionError, RuntimeError):
-    """An event was logged after ``close()``: the writer no longer accepts events."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-        super().__init__(
-            f"the event writer for {target} is closed; open a new writer to log more events"
-        )
-
-
-class OutcomeFileError(ChampionError, ValueError):
-    """An outcome file was refused whole; ``problems`` names each column (and rows) at fault."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"{source}: refused, nothing was loaded ({len(problems)} problem(s))\n{lines}"
-        )
+class InvalidFeatures(PredictionError, ValueError):
+    """The request's features do not fit the model (a feature is missing or not a number)."""
