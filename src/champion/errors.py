@@ -10,8 +10,12 @@
     ├── RegistryUnavailable (the registry's database cannot be opened or reached)
     ├── ModelLoadError (a model cannot be loaded or fails its check call at start-up)
     │   └── ModelsFailedToLoad (an experiment's models: every one that failed, at once)
-    └── PredictionError (a loaded model failed to answer one request: upstream down, timeout)
-        └── InvalidFeatures (also a ValueError: the request's features do not fit the model)
+    ├── PredictionError (a loaded model failed to answer one request: upstream down, timeout)
+    │   └── InvalidFeatures (also a ValueError: the request's features do not fit the model)
+    ├── EventSinkUnavailable (the event store cannot be written now; the writer spills and retries)
+    ├── JournalUnavailable (the local event journal cannot make an event durable)
+    ├── EventWriterClosed (also a RuntimeError: an event was logged after the writer closed)
+    └── OutcomeFileError (also a ValueError: an outcome file was refused whole; lists problems)
 
 Later layers add their own leaves here (``ExperimentNotFound``, ``StaleVersion`` ...).
 """
@@ -20,13 +24,17 @@ from __future__ import annotations
 
 __all__ = [
     "ChampionError",
+    "EventSinkUnavailable",
+    "EventWriterClosed",
     "ExperimentExists",
     "ExperimentNotFound",
     "InvalidArgument",
     "InvalidFeatures",
     "InvalidTransition",
+    "JournalUnavailable",
     "ModelLoadError",
     "ModelsFailedToLoad",
+    "OutcomeFileError",
     "PredictionError",
     "RegistryUnavailable",
     "SpecError",
@@ -125,6 +133,48 @@ class RegistryUnavailable(ChampionError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"registry {url} is unavailable: {problem}; {fix}")
+
+
+class EventSinkUnavailable(ChampionError):
+    """The event store refused a write (disk, permissions, database down); names the fix."""
+
+    def __init__(self, target: str, problem: str, fix: str) -> None:
+        self.target = target
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"event store {target} is unavailable: {problem}; {fix}")
+
+
+class JournalUnavailable(ChampionError):
+    """The local journal could not make an event durable, so the event was not acknowledged."""
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"event journal {path} cannot take the event: {problem}; {fix}")
+
+
+class EventWriterClosed(ChampionError, RuntimeError):
+    """An event was logged after ``close()``: the writer no longer accepts events."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(
+            f"the event writer for {target} is closed; open a new writer to log more events"
+        )
+
+
+class OutcomeFileError(ChampionError, ValueError):
+    """An outcome file was refused whole; ``problems`` names each column (and rows) at fault."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"{source}: refused, nothing was loaded ({len(problems)} problem(s))\n{lines}"
+        )
 
 
 class ModelLoadError(ChampionError):
