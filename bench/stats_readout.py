@@ -359,7 +359,8 @@ def report(
     peer_total = peer["median_ms"]["total"] if peer else None
     table = Table(title=f"Read-out of 2 arms x {METRICS} metrics x {SEGMENTS} segments (median ms)")
     for col in ("part", "champion", "spotify-confidence", "peer / champion", "peer does it as"):
-        table.add_column(col, justify="right" if col[0] in "csp" and col != "part" else "left")
+        numeric = col in ("champion", "spotify-confidence", "peer / champion")
+        table.add_column(col, justify="right" if numeric else "left")
     parts_json = {}
     for key, label in PARTS.items():
         c = _med(champ, key)
