@@ -15,12 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from fnv_hash_fast import fnv1a_32
+from pydantic import ValidationError
 
 from champion.assign._ids import as_string_array
 from champion.assign.hashing import BUCKETS, HASH_VERSION, bucket, buckets
 from champion.assign.layout import Layout, build_layout, share_to_buckets
 from champion.assign.result import Assignment, _Draft
-from champion.assign.targeting import Targeting
+from champion.assign.targeting import Targeting, pydantic_problems
 from champion.assign.units import UNITS, pick_unit_id
 from champion.errors import InvalidArgument
 from champion.spec.models import Experiment, Holdout, Layer
@@ -36,8 +37,8 @@ def _as_model(model: type[Holdout] | type[Layer], value: object, name: str) -> A
     if isinstance(value, Mapping):
         try:
             return model.model_validate(dict(value))
-        except ValueError as e:
-            raise InvalidArgument(name, dict(value), str(e)) from e
+        except ValidationError as e:
+            raise InvalidArgument(name, dict(value), pydantic_problems(e)) from e
     raise InvalidArgument(name, value, f"must be a {model.__name__} or a mapping")
 
 

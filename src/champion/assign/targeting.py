@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
+from pydantic import ValidationError
+
 from champion.errors import InvalidArgument
 from champion.spec.models import Condition
 
-__all__ = ["Targeting", "as_conditions"]
+__all__ = ["Targeting", "as_conditions", "pydantic_problems"]
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
@@ -24,6 +26,13 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "lt": operator.lt,
     "lte": operator.le,
 }
+
+
+def pydantic_problems(error: ValidationError) -> str:
+    """A pydantic error on one line per field: ``share: Input should be less than 1``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
+    )
 
 
 def as_conditions(conditions: object) -> tuple[Condition, ...]:
@@ -41,8 +50,8 @@ def as_conditions(conditions: object) -> tuple[Condition, ...]:
         elif isinstance(c, Mapping):
             try:
                 out.append(Condition.model_validate(dict(c)))
-            except ValueError as e:
-                raise InvalidArgument(f"targeting[{i}]", dict(c), str(e)) from e
+            except ValidationError as e:
+                raise InvalidArgument(f"targeting[{i}]", dict(c), pydantic_problems(e)) from e
         else:
             raise InvalidArgument(f"targeting[{i}]", c, "must be a Condition or a mapping")
     return tuple(out)
