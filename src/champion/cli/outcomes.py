@@ -1,0 +1,97 @@
+"""``champion outcomes load FILE``: labels, conversions and revenue into the event store.
+
+The file (CSV or Parquet, columns ts, unit_id, metric, value) is checked whole first; a bad
+one is refused with every problem named and nothing is written. Loading the same file
+again stores nothing new.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from champion.cli._output import console, print_json, user_errors
+from champion.errors import InvalidArgument
+from champion.events.outcomes import LoadResult, load_outcome_file
+from champion.events.parquet import ParquetSink
+from champion.events.postgres import PostgresSink
+from champion.events.sink import EventSink
+
+__all__ = ["outcomes_app"]
+
+outcomes_app = typer.Typer(
+    name="outcomes",
+    help="Load outcomes (labels, conversions, revenue) that arrive after the predictions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+_HINT = "'--events' / '--db'"
+
+
+def _sink(events: Path | None, db: str | None) -> EventSink:
+    if events is not None and db is not None:
+        raise typer.BadParameter("give one event store, not both", param_hint=_HINT)
+    if db is not None:
+        return PostgresSink(db)
+    if events is not None:
+        if events.exists() and not events.is_dir():
+            raise InvalidArgument("--events", str(events), "must be a folder, not a file")
+        return ParquetSink(events)
+    raise typer.BadParameter(
+        "say where the events live: --events FOLDER (Parquet) or --db postgresql://...",
+        param_hint=_HINT,
+    )
+
+
+def _summary(result: LoadResult) -> str:
+    metrics = ", ".join(f"{name} {count:,}" for name, count in result.metrics.items())
+    span = ""
+    if result.first_ts and result.last_ts:
+        span = f"; {result.first_ts:%Y-%m-%d %H:%M} to {result.last_ts:%Y-%m-%d %H:%M} UTC"
+    if result.already_loaded:
+        return (
+            f"{result.source} was loaded before: its {result.rows:,} outcomes are already in "
+            f"{result.target}; nothing stored"
+        )
+    return (
+        f"loaded {result.rows:,} outcomes ({metrics}{span}) from {result.source} "
+        f"into {result.target}"
+    )
+
+
+@outcomes_app.command()
+def load(
+    file: Annotated[
+        Path, typer.Argument(help="CSV or Parquet file with columns ts, unit_id, metric, value.")
+    ],
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Event folder (Parquet layout) to load into."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="PostgreSQL event database URL to load into."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check an outcome file whole, then store all of it, or nothing.
+
+    ts is ISO 8601 (a time without an offset is UTC); unit_id is the id exposures were
+    logged for; metric a metric name from the spec; value a number (1/0 for conversions).
+    """
+    with user_errors():
+        sink = _sink(events, db)
+        try:
+            result = load_outcome_file(file, sink)
+        finally:
+            sink.close()
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        console.print(escape(_summary(result)), highlight=False, soft_wrap=True)
