@@ -110,9 +110,10 @@ def buckets(ids: object, salt: str | Sequence[str]) -> np.ndarray:
 
     ``ids`` is a list of str, a numpy array of str or object, or a pyarrow (large) string
     array or chunked array. The FNV state after each constant prefix ``salt + ":"`` is
-    computed once; then ids are sorted by byte length (longest first), so byte position j
-    is folded for the contiguous prefix of ids longer than j: every byte is touched once,
-    with uint32 vector operations. Several salts share the byte gathers.
+    computed once. Ids are then folded in chunks that fit in the CPU cache; inside a chunk
+    they are sorted by byte length (longest first), so byte position j is folded for the
+    contiguous prefix of ids longer than j with uint32 vector operations (numpy's uint32
+    multiply wraps modulo 2**32, as FNV needs). Several salts share the byte gathers.
 
     >>> buckets(["user-42", ""], "fraud-detector-v2").tolist()
     [2101, 7358]
@@ -126,19 +127,32 @@ def buckets(ids: object, salt: str | Sequence[str]) -> np.ndarray:
     offsets, data = string_buffers(as_string_array(ids))
     n = len(offsets) - 1
     lengths = np.diff(offsets)
-    order = np.argsort(-lengths, kind="stable")
-    positions = offsets[:-1][order]
-    h = np.repeat(states, n, axis=1)
-    longest = int(lengths[order[0]]) if n else 0
-    # active[j]: how many ids (in length-descending order) still have a byte at position j
-    active = np.searchsorted(-lengths[order], -np.arange(longest), side="left")
+    h = np.empty((len(salts), n), dtype=np.uint32)
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        order = np.argsort(-lengths[lo:hi], kind="stable")
+        h[:, lo + order] = _fold(states, offsets[lo:hi][order], lengths[lo:hi][order], data)
+    result = (_fmix32_array(h) % np.uint32(BUCKETS)).astype(np.int32)
+    return result[0] if isinstance(salt, str) else result
+
+
+# Ids per chunk: their bytes (and the chunk's state) stay in cache across byte positions.
+_CHUNK = 1 << 16
+
+
+def _fold(
+    states: np.ndarray, starts: np.ndarray, lengths: np.ndarray, data: np.ndarray
+) -> np.ndarray:
+    """FNV-1a from ``states`` (k, 1) over ids given by starts/lengths, sorted longest first."""
+    h = np.repeat(states, len(starts), axis=1)
+    positions = starts.copy()
+    longest = int(lengths[0]) if len(lengths) else 0
+    # active[j]: how many ids still have a byte at position j
+    active = np.searchsorted(-lengths, -np.arange(longest), side="left")
     prime = np.uint32(FNV_PRIME)
     for count in active.tolist():
         part = h[:, :count]
         part ^= data[positions[:count]]
         part *= prime
         positions[:count] += 1
-    out = np.empty_like(h)
-    out[:, order] = _fmix32_array(h) % np.uint32(BUCKETS)
-    result = out.astype(np.int32)
-    return result[0] if isinstance(salt, str) else result
+    return h

@@ -1,0 +1,196 @@
+"""Assignment benchmark: champion against GrowthBook's Python SDK and a plain md5 router.
+
+Per call, each contender assigns one unit at a time, the way a service does per request:
+
+- champion ``Assigner.assign(unit_id)``: the full Assignment (variant, bucket, reason,
+  exposed, probability, versions); also ``Assigner.variant(unit_id)``, the name only.
+- GrowthBook: one ``GrowthBook`` object and one ``Experiment(key, variations, weights)`` are
+  made once; per call the SDK's documented ``set_attributes({"id": unit_id})`` swaps the user
+  and ``run(experiment)`` evaluates (no network: no client key, no tracking callback).
+- md5 router: ``int(md5((salt + id).encode()).hexdigest(), 16) % 100``, the usual hand-rolled
+  baseline (it returns a percentile, not a variant).
+
+Batch: ``Assigner.assign_batch(ids)`` on 1,000,000 Python strings (conversion to Arrow
+included), variant names out. The process is pinned to one core and thread pools are set to
+one thread. Every figure is the median over ``--repeats`` runs.
+
+    .venv/bin/python bench/assign.py [--repeats 7] [--calls 200000] [--json]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402 (thread settings must precede numpy's import)
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+from champion.assign import Assigner  # noqa: E402
+
+SALT = "fraud-detector-v2"
+VARIANTS = ["v1_3", "v2_0"]
+WEIGHTS = [0.95, 0.05]
+
+
+def one_core() -> str:
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"pinned to core {core}"
+    return "not pinned (no sched_setaffinity here)"
+
+
+def make_ids(n: int, seed: int = 11) -> list[str]:
+    """A quarter each: UUID-shaped, user-N, numeric strings, non-ASCII."""
+    rng = np.random.default_rng(seed)
+    hexes = rng.bytes(16 * n).hex()
+    numbers = rng.integers(0, 10**15, size=n).tolist()
+    out = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            h = hexes[32 * i : 32 * i + 32]
+            out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+        elif kind == 1:
+            out.append(f"user-{i}")
+        elif kind == 2:
+            out.append(str(numbers[i]))
+        else:
+            out.append(f"ü-{numbers[i]}-日本-😀")
+    return out
+
+
+def per_second(fn: Callable[[str], object], ids: list[str], repeats: int) -> list[float]:
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for unit_id in ids:
+            fn(unit_id)
+        rates.append(len(ids) / (time.perf_counter() - start))
+    return rates
+
+
+def batch_per_second(
+    fn: Callable[[list[str]], object], ids: list[str], repeats: int
+) -> list[float]:
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(ids)
+        rates.append(len(ids) / (time.perf_counter() - start))
+    return rates
+
+
+def growthbook_router() -> tuple[Callable[[str], int], Callable[[], None]]:
+    try:
+        from growthbook import Experiment, GrowthBook
+    except ImportError as e:
+        raise SystemExit("GrowthBook is missing: pip install 'champion[bench]'") from e
+    gb = GrowthBook(attributes={"id": ""})
+    experiment = Experiment(key=SALT, variations=VARIANTS, weights=WEIGHTS)
+
+    def run(unit_id: str) -> int:
+        gb.set_attributes({"id": unit_id})
+        return gb.run(experiment).variationId
+
+    return run, gb.destroy
+
+
+def md5_router(unit_id: str, salt: str = SALT, md5: Callable = hashlib.md5) -> int:
+    return int(md5((salt + unit_id).encode()).hexdigest(), 16) % 100
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200_000, help="ids per per-call run")
+    parser.add_argument("--growthbook-calls", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1_000_000, help="ids per batch run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = parser.parse_args(argv)
+
+    pinning = one_core()
+    ids = make_ids(max(args.calls, args.batch))
+    calls = ids[: args.calls]
+    assigner = Assigner(SALT, VARIANTS[0], VARIANTS[1:], dict(zip(VARIANTS, WEIGHTS, strict=True)))
+    gb_run, gb_close = growthbook_router()
+
+    # The contenders must agree on the split before their speed means anything.
+    sample = ids[:20_000]
+    shares = {
+        "champion": np.mean([assigner.assign(u).variant == "v2_0" for u in sample]),
+        "growthbook": np.mean([gb_run(u) == 1 for u in sample]),
+        "md5": np.mean([md5_router(u) < 5 for u in sample]),
+    }
+
+    rates = {
+        "per_call": per_second(assigner.assign, calls, args.repeats),
+        "variant": per_second(assigner.variant, calls, args.repeats),
+        "growthbook": per_second(gb_run, calls[: args.growthbook_calls], args.repeats),
+        "md5": per_second(md5_router, calls, args.repeats),
+        "batch": batch_per_second(assigner.assign_batch, ids[: args.batch], args.repeats),
+        "batch_codes": batch_per_second(
+            lambda x: assigner.assign_batch(x, codes=True), ids[: args.batch], args.repeats
+        ),
+    }
+    gb_close()
+    median = {k: statistics.median(v) for k, v in rates.items()}
+
+    labels = {
+        "per_call": "champion assign() per call",
+        "variant": "champion variant() per call",
+        "growthbook": "GrowthBook run() per call",
+        "md5": "md5 router per call",
+        "batch": f"champion assign_batch, {args.batch:,} str",
+        "batch_codes": "  same, variant codes (uint8)",
+    }
+    print(f"one core ({pinning}); medians of {args.repeats} runs; share in v2_0 (target 5%): "
+          + ", ".join(f"{k} {v:.2%}" for k, v in shares.items()))  # fmt: skip
+    print(f"{'':40} {'per second':>14} {'range':>23} {'x GrowthBook':>13} {'x md5':>7}")
+    for key, label in labels.items():
+        lo, hi = min(rates[key]), max(rates[key])
+        print(
+            f"{label:40} {median[key]:>14,.0f} {lo:>11,.0f}-{hi:<11,.0f} "
+            f"{median[key] / median['growthbook']:>13.1f} {median[key] / median['md5']:>7.2f}"
+        )
+    targets = {
+        "per_call_10x_growthbook": median["per_call"] >= 10 * median["growthbook"],
+        "per_call_ge_md5": median["per_call"] >= median["md5"],
+        "variant_ge_md5": median["variant"] >= median["md5"],
+        "batch_5m_per_s": median["batch"] >= 5_000_000,
+    }
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
+    if args.json:
+        result = {
+            "per_call_per_s": median["per_call"],
+            "batch_per_s": median["batch"],
+            "growthbook_per_s": median["growthbook"],
+            "md5_per_s": median["md5"],
+            "variant_per_s": median["variant"],
+            "batch_codes_per_s": median["batch_codes"],
+            "per_call_vs_growthbook": median["per_call"] / median["growthbook"],
+            "per_call_vs_md5": median["per_call"] / median["md5"],
+            "repeats": args.repeats,
+            "batch_size": args.batch,
+            "targets": targets,
+        }
+        print(
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()})
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
