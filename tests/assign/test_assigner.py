@@ -209,3 +209,10 @@ def test_bad_settings_name_the_field(kwargs, message):
 def test_non_str_unit_id_is_refused_on_the_hot_path():
     with pytest.raises(ValueError, match=r"unit_id=42 is invalid: must be a str"):
         plain().assign(42)  # type: ignore[arg-type]
+
+
+def test_assigner_is_read_only_once_built():
+    assigner = plain()
+    with pytest.raises(AttributeError, match=r"Assigner is read-only .*'salt'"):
+        assigner.salt = "other"  # type: ignore[misc]
+    assert assigner.assign("u").bucket == ref_bucket(SALT, "u")

@@ -2,7 +2,7 @@
 
 Rules apply in this order: overrides, targeting, the global holdout, the layer, the hash.
 Everything a call needs is computed once in the constructor (the bucket -> variant table,
-the hash prefixes, the compiled targeting), so a plain call is one C hash, five integer
+the hash prefixes, the compiled targeting), so a plain call is one C hash, a few integer
 operations, a table lookup and one small object.
 """
 
@@ -66,6 +66,7 @@ probability=0.95, hash_version=1, allocation_version=None)
         "_override_ids",
         "_plain",
         "_prefix",
+        "_sealed",
         "_table_np",
         "_version",
         "holdout",
@@ -108,14 +109,16 @@ probability=0.95, hash_version=1, allocation_version=None)
             raise InvalidArgument(
                 "holdout.salt",
                 salt,
-                "must differ from the experiment's salt (they would correlate)",
+                "must differ from the experiment's salt: with one salt the holdout would take "
+                "the same buckets as some variants instead of an independent draw",
             )
         if self.layer is not None:
             if self.layer.name == salt:
                 raise InvalidArgument(
                     "layer.name",
                     salt,
-                    "must differ from the experiment's salt (they would correlate)",
+                    "must differ from the experiment's salt: with one salt the layer range "
+                    "would select the same buckets as some variants instead of an independent draw",
                 )
             lo = share_to_buckets(self.layer.start, "layer.start")
             hi = share_to_buckets(self.layer.end, "layer.end")
@@ -138,6 +141,15 @@ probability=0.95, hash_version=1, allocation_version=None)
         self._override_ids = pa.array(list(self.overrides), type=pa.string())
         self._override_codes = np.array([index[v] for v in self.overrides.values()], np.uint8)
         self._plain = not (self.overrides or self.targeting or self.holdout or self.layer)
+        self._sealed = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # The precomputed tables would silently disagree with a changed field.
+        if getattr(self, "_sealed", False):
+            raise AttributeError(
+                f"Assigner is read-only (tried to set {name!r}): build a new one for a new state"
+            )
+        object.__setattr__(self, name, value)
 
     def _check_overrides(self, overrides: Mapping[str, str] | None) -> dict[str, str]:
         if overrides is None:
