@@ -93,8 +93,18 @@ def test_batch_with_several_salts_equals_one_salt_at_a_time():
         lambda ids: pa.array(ids, pa.large_string()),
         lambda ids: pa.chunked_array([ids[:100], ids[100:250], ids[250:]], pa.string()),
         lambda ids: pa.array(["pad", *ids, "pad"], pa.string()).slice(1, len(ids)),
+        lambda ids: pa.array(ids, pa.string()).dictionary_encode(),
     ],
-    ids=["list", "numpy-str", "numpy-object", "arrow", "arrow-large", "chunked", "sliced"],
+    ids=[
+        "list",
+        "numpy-str",
+        "numpy-object",
+        "arrow",
+        "arrow-large",
+        "chunked",
+        "sliced",
+        "dictionary",
+    ],
 )
 def test_batch_accepts_every_container(convert):
     ids = mixed_ids(400)
@@ -110,6 +120,11 @@ def test_batch_refuses_nulls_naming_the_fix():
 def test_batch_refuses_numbers_asking_for_str():
     with pytest.raises(ValueError, match=r"ids=.*convert numeric ids with str\(\)"):
         buckets([1, 2, 3], "s")
+
+
+def test_batch_refuses_non_string_arrow_arrays():
+    with pytest.raises(ValueError, match=r"ids='<int64 array>' is invalid"):
+        buckets(pa.array([1, 2]), "s")
 
 
 def test_batch_refuses_a_single_string():

@@ -28,6 +28,8 @@ def as_string_array(ids: object) -> pa.StringArray | pa.LargeStringArray:
             arr = pa.array(ids, type=pa.string())
         except (pa.ArrowException, TypeError, ValueError) as e:
             raise InvalidArgument("ids", _preview(ids), f"{_RULE} ({e})") from e
+    if pa.types.is_dictionary(arr.type):  # e.g. a categorical column
+        arr = arr.dictionary_decode()
     if getattr(pa.types, "is_string_view", lambda _: False)(arr.type):
         arr = arr.cast(pa.string())
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
