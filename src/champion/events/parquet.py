@@ -57,6 +57,9 @@ class ParquetSink(EventSink):
         self.root = Path(root)
         self.target = str(self.root)
         self.compression = compression
+        # pyarrow imports optional modules on first use; at interpreter exit (a writer's last
+        # flush when the program ends without close()) such imports fail, so do it now.
+        to_table("outcomes", [], partitions=False)
 
     def default_journal_dir(self) -> Path:
         return self.root / JOURNAL_FOLDER

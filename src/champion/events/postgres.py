@@ -88,10 +88,18 @@ def _one_line(error: BaseException) -> str:
     return re.sub(r"\s+", " ", lines[0]).strip() if lines else type(orig).__name__
 
 
-_GETTERS = {
-    "attributes": lambda e: json.dumps(e.attributes, ensure_ascii=False),
-    "date": lambda e: e.ts.date(),
-}
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text (and JSONB) cannot hold NUL characters; Parquet can."""
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def _attributes_json(event: Any) -> str:
+    return json.dumps({_no_nul(k): _no_nul(v) for k, v in event.attributes.items()})
+
+
+_GETTERS = {"attributes": _attributes_json, "date": lambda e: e.ts.date()}
 
 
 def _connection_errors() -> tuple[type[Exception], ...]:
@@ -174,7 +182,7 @@ class PostgresSink(EventSink):
     def _copy(self, conn: sa.Connection, kind: str, events: list[Event]) -> None:
         names = [f.name for f in SCHEMAS[kind]]
         getters = [_GETTERS.get(n) or attrgetter(n) for n in names]
-        rows = [tuple(get(e) for get in getters) for e in events]
+        rows = [tuple(_no_nul(get(e)) for get in getters) for e in events]
         cursor = conn.connection.driver_connection.cursor()
         try:
             if hasattr(cursor, "copy"):  # psycopg 3

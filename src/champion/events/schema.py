@@ -73,17 +73,34 @@ def _ts(kind: str, name: str, value: object) -> datetime:
     return value.astimezone(UTC)
 
 
+def _utf8(text: str) -> str:
+    """The text itself, or with lone surrogates replaced: Parquet and PostgreSQL need UTF-8.
+
+    Such strings reach the gateway as JSON escapes (``"\\ud800"``); one of them must not
+    make a whole batch unwritable.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode()
+    return text
+
+
 def _text(kind: str, name: str, value: object) -> str:
     if type(value) is str and value:
-        return value
+        return _utf8(value)
     if type(value) is int:  # integer ids are common; store their text so joins match
         return str(value)
     raise InvalidArgument(f"{kind}.{name}", value, "must be a non-empty string")
 
 
 def _optional_text(kind: str, name: str, value: object) -> str | None:
-    if value is None or type(value) is str:
+    if value is None:
         return value
+    if type(value) is str:
+        return _utf8(value)
     raise InvalidArgument(f"{kind}.{name}", value, "must be a string or None")
 
 
@@ -152,12 +169,12 @@ def _metric(kind: str, name: str, value: object) -> str:
 
 
 def _attributes(kind: str, name: str, value: object) -> dict[str, str]:
-    if type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
-        return value
     if isinstance(value, Mapping) and all(
         type(k) is str and type(v) is str for k, v in value.items()
     ):
-        return dict(value)
+        if type(value) is dict and all(k.isascii() and v.isascii() for k, v in value.items()):
+            return value
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
     raise InvalidArgument(
         f"{kind}.{name}", value, "must map strings to strings, e.g. {'country': 'FR'}"
     )

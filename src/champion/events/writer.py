@@ -66,9 +66,10 @@ class WriterStats:
         return asdict(self)
 
 
-def _positive(name: str, value: float | int, kind: type = float) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) or not value > 0:
-        raise InvalidArgument(name, value, f"must be a positive {kind.__name__}")
+def _positive(name: str, value: object, whole: bool = False) -> None:
+    kinds = int if whole else (int, float)
+    if not isinstance(value, kinds) or isinstance(value, bool) or not value > 0:
+        raise InvalidArgument(name, value, f"must be a positive {'int' if whole else 'number'}")
 
 
 class EventWriter:
@@ -91,12 +92,12 @@ class EventWriter:
         max_journal_bytes: int | None = None,
         retry_interval: float = 5.0,
     ) -> None:
-        _positive("flush_interval", flush_interval, float)
-        _positive("flush_events", flush_events, int)
-        _positive("max_buffer", max_buffer, int)
-        _positive("retry_interval", retry_interval, float)
+        _positive("flush_interval", flush_interval)
+        _positive("flush_events", flush_events, whole=True)
+        _positive("max_buffer", max_buffer, whole=True)
+        _positive("retry_interval", retry_interval)
         if max_journal_bytes is not None:
-            _positive("max_journal_bytes", max_journal_bytes, int)
+            _positive("max_journal_bytes", max_journal_bytes, whole=True)
         folder = Path(journal_dir) if journal_dir is not None else sink.default_journal_dir()
         if sync and folder is None:
             raise InvalidArgument(
