@@ -27,12 +27,15 @@ class Trained:
 
 
 def fit(seed: int, weights: list[float]) -> Trained:
+    import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(300, 3))
     y = (X @ np.array(weights) + rng.logistic(size=300) > 0).astype(int)
-    model = LogisticRegression().fit(X, y)
+    # Fit on named columns, as a feature pipeline hands them over: scikit-learn then knows
+    # its feature_names_in_ and every kind below is fed the same named columns.
+    model = LogisticRegression().fit(pd.DataFrame(X, columns=FEATURES), y)
     X_new = np.round(rng.normal(size=(20, 3)), 3)
     rows = [dict(zip(FEATURES, map(float, x), strict=True)) for x in X_new]
     return Trained(model, X_new, rows, model.coef_[0].copy(), float(model.intercept_[0]))

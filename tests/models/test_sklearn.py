@@ -29,7 +29,9 @@ def test_binary_classifier_serves_the_positive_class_probability(
 
 def test_batch_equals_one_row_at_a_time(joblib_file: Path, trained: Trained) -> None:
     model = load_model("lr", _ref(joblib_file), "/")
-    assert model.predict_batch(trained.rows) == [model.predict(r) for r in trained.rows]
+    batch = model.predict_batch(trained.rows)
+    single = [model.predict(r) for r in trained.rows]
+    np.testing.assert_allclose(batch, single, rtol=0, atol=1e-14)  # BLAS may order sums apart
 
 
 def test_relative_targets_are_read_from_the_spec_folder(joblib_file: Path) -> None:
@@ -77,17 +79,11 @@ def test_regressor_without_proba_defaults_to_predict(tmp_path: Path) -> None:
     assert model.predict({"x": 10}) == pytest.approx(21.0)
 
 
-def test_columns_come_from_feature_names_in(tmp_path: Path, trained: Trained) -> None:
-    import pandas as pd
-
-    rng = np.random.default_rng(5)
-    frame = pd.DataFrame(rng.normal(size=(100, 3)), columns=FEATURES)
-    est = LogisticRegression().fit(frame, (frame["amount"] > 0).astype(int))
-    joblib.dump(est, tmp_path / "named.joblib")
-    model = load_model("named", {"kind": "sklearn", "target": "named.joblib"}, tmp_path)
+def test_columns_come_from_feature_names_in(joblib_file: Path, trained: Trained) -> None:
+    model = load_model("lr", {"kind": "sklearn", "target": str(joblib_file)}, "/")
     assert model.features == FEATURES
     row = {"foreign": 0.1, "amount": 0.3, "new_device": -0.2}  # any key order
-    expected = est.predict_proba(pd.DataFrame([row])[FEATURES])[0, 1]
+    expected = trained.closed_form(np.array([[0.3, -0.2, 0.1]]))[0]
     assert model.predict(row) == pytest.approx(expected, abs=1e-12)
 
 
@@ -101,22 +97,48 @@ def test_a_missing_feature_at_request_time_is_named(joblib_file: Path) -> None:
         model.predict({"amount": 1, "new_device": 0})
 
 
-def test_features_are_required_for_an_unnamed_array_model(joblib_file: Path) -> None:
+@pytest.fixture
+def unnamed_file(tmp_path: Path, trained: Trained) -> Path:
+    """The same kind of model fit on a bare array: it knows no feature names."""
+    path = tmp_path / "unnamed.joblib"
+    joblib.dump(LogisticRegression().fit(trained.X, trained.X[:, 0] > 0), path)
+    return path
+
+
+def test_an_unnamed_array_model_reads_the_declared_features(
+    unnamed_file: Path, trained: Trained
+) -> None:
+    model = load_model("lr", _ref(unnamed_file), "/")
+    est = joblib.load(unnamed_file)
+    expected = est.predict_proba(trained.X)[:, 1]
+    np.testing.assert_allclose(model.predict_batch(trained.rows), expected, atol=1e-12)
+
+
+def test_features_are_required_for_an_unnamed_array_model(unnamed_file: Path) -> None:
     with pytest.raises(
         ModelLoadError,
         match=r"model 'lr' failed to load: options.features is required: LogisticRegression "
         r"in .* was fit on an unnamed array",
     ):
-        load_model("lr", {"kind": "sklearn", "target": str(joblib_file)}, "/")
+        load_model("lr", {"kind": "sklearn", "target": str(unnamed_file)}, "/")
 
 
-def test_a_feature_count_mismatch_fails_at_load(joblib_file: Path) -> None:
+def test_a_feature_count_mismatch_fails_at_load(unnamed_file: Path) -> None:
     with pytest.raises(
         ModelLoadError,
         match=r"shape mismatch: LogisticRegression expects 3 features but options.features "
         r"names 2 \(amount, foreign\)",
     ):
-        load_model("lr", _ref(joblib_file, features=["amount", "foreign"]), "/")
+        load_model("lr", _ref(unnamed_file, features=["amount", "foreign"]), "/")
+
+
+def test_features_other_than_the_fitted_columns_are_refused(joblib_file: Path) -> None:
+    with pytest.raises(
+        ModelLoadError,
+        match=r"options.features \['amount', 'hour', 'foreign'\] differ from the columns "
+        r"LogisticRegression was fit on \['amount', 'new_device', 'foreign'\]",
+    ):
+        load_model("lr", _ref(joblib_file, features=["amount", "hour", "foreign"]), "/")
 
 
 def test_a_missing_file_fails_at_load(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ class HttpAdapter(ModelAdapter):
         else:
             output = next((o for o in parsed.outputs if o.name == wanted), None)
             if output is None:
-                names = ", ".join(o.name for o in parsed.outputs)
+                names = ", ".join(o.name for o in parsed.outputs) or "none"
                 raise ValueError(f"no output {wanted!r} (outputs: {names}); check options.output")
         return decode_output(output, n, positive=self.options.proba == "positive")
 

@@ -69,6 +69,7 @@ class MlflowAdapter(ModelAdapter):
         self.registry_uri = registry_uri
         self.proba = proba
         self.model: Any = None
+        self.version: str | None = None  # the registry version an alias resolved to
         self._frame: Any = None
 
     @classmethod
@@ -96,9 +97,7 @@ class MlflowAdapter(ModelAdapter):
         try:
             if is_uri(self.target):
                 local = artifacts.download_artifacts(
-                    artifact_uri=self.target,
-                    tracking_uri=self.tracking_uri,
-                    registry_uri=self.registry_uri or self.tracking_uri,
+                    artifact_uri=self._source(), tracking_uri=self.tracking_uri
                 )
             else:
                 local = str(resolve_path(self.name, self.target, self.base_dir))
@@ -117,6 +116,31 @@ class MlflowAdapter(ModelAdapter):
         self._frame = pd.DataFrame
         self.model = model
         self.loaded = True
+
+    def _source(self) -> str:
+        """Resolve ``models:/name@alias`` or ``models:/name/version`` in the given registry.
+
+        MLflow itself resolves registry URIs only against its process-wide registry, so
+        the alias is looked up here with a client bound to ``options`` instead.
+        """
+        registry = self.registry_uri or self.tracking_uri
+        if not self.target.startswith("models:/") or registry is None:
+            return self.target
+        from mlflow import MlflowClient
+
+        name, _, rest = self.target.removeprefix("models:/").partition("/")
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=registry)
+        if "@" in name:
+            name, _, alias = name.partition("@")
+            version = str(client.get_model_version_by_alias(name, alias).version)
+            subpath = rest
+        else:
+            version, _, subpath = rest.partition("/")
+            if not version.isdigit():
+                return self.target  # a stage, or a logged model id: MLflow's own resolution
+        self.version = version
+        source = client.get_model_version_download_uri(name, version)
+        return f"{source.rstrip('/')}/{subpath}" if subpath else source
 
     def predict(self, features: Mapping[str, Any]) -> Prediction:
         return self.predict_batch([features])[0]
