@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from champion.cli.assign import assign
+from champion.cli.experiment import experiment_app
+from champion.cli.outcomes import outcomes_app
 from champion.cli.plan import plan
+from champion.cli.serve import serve
 from champion.cli.validate import validate
 
 __all__ = ["app", "main"]
@@ -18,6 +22,10 @@ app = typer.Typer(
 )
 app.command(name="plan")(plan)
 app.command(name="validate")(validate)
+app.command(name="serve")(serve)
+app.command(name="assign")(assign)
+app.add_typer(experiment_app, name="experiment")
+app.add_typer(outcomes_app, name="outcomes")
 
 
 @app.callback()

@@ -1,0 +1,73 @@
+"""``champion serve``: the HTTP gateway over spec files or the registry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from champion.cli._output import err_console, user_errors
+
+__all__ = ["serve"]
+
+
+def serve(
+    file: Annotated[
+        list[Path] | None, typer.Option("-f", "--file", help="Spec file(s) to serve.")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Follow the registry at this URL.")] = None,
+    events: Annotated[
+        str | None, typer.Option("--events", help="Event store: a folder or a PostgreSQL URL.")
+    ] = None,
+    sync_events: Annotated[
+        bool, typer.Option("--sync-events", help="Acknowledge requests only once logged durably.")
+    ] = False,
+    models_dir: Annotated[
+        Path | None, typer.Option("--models-dir", help="Folder python models import from.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Serve predictions with deterministic assignment, shadows and exposure logging."""
+    with user_errors():
+        if not file and not db:
+            raise ValueError("give -f FILE (one or more spec files) or --db URL (the registry)")
+        if file and db:
+            raise ValueError("give either -f FILE or --db URL, not both")
+        specs = [str(p.resolve()) for p in file or []]
+        base = models_dir or (Path(specs[0]).parent if specs else Path.cwd())
+        os.environ["CHAMPION_SPECS"] = _json_list(specs)
+        os.environ["CHAMPION_MODELS_DIR"] = str(Path(base).resolve())
+        for key, value in (("CHAMPION_DB", db), ("CHAMPION_EVENTS", events)):
+            if value:
+                os.environ[key] = value
+            else:
+                os.environ.pop(key, None)
+        os.environ["CHAMPION_EVENTS_SYNC"] = "true" if sync_events else "false"
+        _check_startup()
+    from champion.serve.server import serve as run
+
+    err_console.print(f"champion gateway on http://{host}:{port} ({workers} worker(s))")
+    run(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _json_list(items: list[str]) -> str:
+    import json
+
+    return json.dumps(items)
+
+
+def _check_startup() -> None:
+    """Load every spec and model once in this process, so a broken model stops the start."""
+    from champion.serve.app import build_router
+    from champion.serve.metrics import GatewayMetrics
+    from champion.serve.settings import GatewaySettings
+
+    router, registry = build_router(GatewaySettings(), None, GatewayMetrics())
+    router.close()
+    if registry is not None:
+        registry.close()
