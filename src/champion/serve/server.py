@@ -8,6 +8,7 @@ proto 0, which leaves Nagle on and adds ~40 ms to every keep-alive response afte
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import socket
@@ -32,6 +33,15 @@ def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
+def _supervisor(
+    config: uvicorn.Config, server: uvicorn.Server, sock: socket.socket
+) -> Multiprocess:
+    """uvicorn's multi-worker supervisor; its signature lost ``target`` in newer releases."""
+    if "target" in inspect.signature(Multiprocess).parameters:
+        return Multiprocess(config, target=server.run, sockets=[sock])
+    return Multiprocess(config, sockets=[sock])
+
+
 def serve(
     host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info"
 ) -> None:
@@ -48,7 +58,7 @@ def serve(
     server = uvicorn.Server(config)
     try:
         if workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            _supervisor(config, server, sock).run()
         else:
             server.run(sockets=[sock])
     finally:
