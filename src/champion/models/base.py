@@ -44,13 +44,13 @@ class AdapterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     example: dict[str, Any] | None = Field(
-        None, description="features of one request; called once at load time as a check"
+        default=None, description="features of one request; called once at load time as a check"
     )
     features: list[str] | None = Field(
-        None, min_length=1, description="ordered feature names the model reads"
+        default=None, min_length=1, description="ordered feature names the model reads"
     )
     inline: bool = Field(
-        False, description="apredict runs on the event loop (for microsecond models)"
+        default=False, description="apredict runs on the event loop (for microsecond models)"
     )
 
 

@@ -40,22 +40,23 @@ __all__ = ["HttpAdapter", "HttpOptions"]
 
 
 class HttpOptions(AdapterOptions):
-    protocol: Literal["v2", "json"] = Field("v2", description="Open Inference Protocol v2")
-    model: str | None = Field(None, description="v2: upstream model name; default: ours")
-    version: str | None = Field(None, description="v2: upstream model version")
+    protocol: Literal["v2", "json"] = Field(default="v2", description="Open Inference Protocol v2")
+    model: str | None = Field(default=None, description="v2: upstream model name; default: ours")
+    version: str | None = Field(default=None, description="v2: upstream model version")
     layout: Literal["tensor", "columns"] | None = Field(
-        None, description="v2: one [rows, features] tensor (default with features) or columns"
+        default=None,
+        description="v2: one [rows, features] tensor (default with features) or columns",
     )
-    input: str = Field("input", min_length=1, description="v2: name of the tensor input")
-    datatype: Datatype = Field("FP32", description="v2: datatype of the tensor input")
-    output: str | None = Field(None, description="v2: output to serve; default: the first")
-    parameters: dict[str, Any] | None = Field(None, description="v2: request parameters")
-    field: str | None = Field(None, description="json: dotted path of the prediction")
-    batch: bool = Field(True, description="json: POST a list of rows for a batch")
+    input: str = Field(default="input", min_length=1, description="v2: name of the tensor input")
+    datatype: Datatype = Field(default="FP32", description="v2: datatype of the tensor input")
+    output: str | None = Field(default=None, description="v2: output to serve; default: the first")
+    parameters: dict[str, Any] | None = Field(default=None, description="v2: request parameters")
+    field: str | None = Field(default=None, description="json: dotted path of the prediction")
+    batch: bool = Field(default=True, description="json: POST a list of rows for a batch")
     proba: Literal["positive", "vector"] = "positive"
-    timeout: float = Field(1.0, gt=0, description="seconds per request")
+    timeout: float = Field(default=1.0, gt=0, description="seconds per request")
     headers: dict[str, str] = Field(default_factory=dict, description="${VAR} reads the env")
-    check: bool = Field(True, description="v2: GET .../ready at load time")
+    check: bool = Field(default=True, description="v2: GET .../ready at load time")
 
 
 class HttpAdapter(ModelAdapter):
@@ -76,13 +77,14 @@ class HttpAdapter(ModelAdapter):
             )
         self.options = opts
         base = target.rstrip("/")
+        self.ready_url: str | None = None
         if opts.protocol == "v2":
             model = f"{base}/v2/models/{opts.model or name}"
             if opts.version:
                 model += f"/versions/{opts.version}"
             self.url, self.ready_url = f"{model}/infer", f"{model}/ready"
         else:
-            self.url, self.ready_url = target, None
+            self.url = target
         self.layout = opts.layout or ("tensor" if opts.features else "columns")
         self._httpx: Any = None
         self._client: Any = None
@@ -125,9 +127,15 @@ class HttpAdapter(ModelAdapter):
             ) from None
 
     def close(self) -> None:
+        """Close the sync client; prefer ``await aclose()`` where an event loop runs."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._aclient is not None:
+            loop, client = self._aloop, self._aclient
+            self._aclient, self._aloop = None, None
+            if loop is not None and loop.is_running():  # let its own loop close it
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
 
     async def aclose(self) -> None:
         if self._aclient is not None:
@@ -194,15 +202,12 @@ class HttpAdapter(ModelAdapter):
             where = ".".join(str(p) for p in first["loc"]) or "(body)"
             raise ValueError(f"not an inference response: {where}: {first['msg']}") from None
         wanted = self.options.output
-        if wanted is None:
-            if not parsed.outputs:
-                raise ValueError("the response has no outputs")
-            output = parsed.outputs[0]
-        else:
-            output = next((o for o in parsed.outputs if o.name == wanted), None)
-            if output is None:
-                names = ", ".join(o.name for o in parsed.outputs) or "none"
-                raise ValueError(f"no output {wanted!r} (outputs: {names}); check options.output")
+        if wanted is None and not parsed.outputs:
+            raise ValueError("the response has no outputs")
+        output = next((o for o in parsed.outputs if wanted in (None, o.name)), None)
+        if output is None:
+            names = ", ".join(o.name for o in parsed.outputs) or "none"
+            raise ValueError(f"no output {wanted!r} (outputs: {names}); check options.output")
         return decode_output(output, n, positive=self.options.proba == "positive")
 
     def _parse_json(self, body: Any, n: int) -> list[Prediction]:

@@ -33,10 +33,10 @@ _URI_PREFIXES = ("models:/", "runs:/", "file:", "mlflow-artifacts:")
 
 
 class MlflowOptions(AdapterOptions):
-    tracking_uri: str | None = Field(None, description="default: MLFLOW_TRACKING_URI")
-    registry_uri: str | None = Field(None, description="default: the tracking URI")
+    tracking_uri: str | None = Field(default=None, description="default: MLFLOW_TRACKING_URI")
+    registry_uri: str | None = Field(default=None, description="default: the tracking URI")
     proba: Literal["positive", "vector"] = Field(
-        "positive", description="rows of two numbers: serve the second (P(class 1)) or both"
+        default="positive", description="rows of two numbers: serve the second (P(class 1)) or both"
     )
 
 
@@ -92,7 +92,7 @@ class MlflowAdapter(ModelAdapter):
     def load(self) -> None:
         pyfunc = require(self.name, "mlflow.pyfunc", "mlflow")
         artifacts = require(self.name, "mlflow.artifacts", "mlflow")
-        import pandas as pd  # mlflow.pyfunc itself needs pandas
+        import pandas as pd  # type: ignore[import-untyped]  # mlflow.pyfunc needs it too
 
         try:
             if is_uri(self.target):

@@ -124,9 +124,9 @@ def infer_datatype(values: Sequence[Any]) -> Datatype:
     """The narrowest protocol datatype holding every value of one column."""
     if all(isinstance(v, bool) for v in values):
         return "BOOL"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, int) for v in values):  # bools mixed with ints count as 0/1
         return "INT64"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, int | float) for v in values):
         return "FP64"
     return "BYTES"
 

@@ -41,12 +41,13 @@ _DTYPES = {
 
 class OnnxOptions(AdapterOptions):
     output: str | None = Field(
-        None, description="output to serve; default: the first whose name has 'prob', else 0"
+        default=None,
+        description="output to serve; default: the first whose name has 'prob', else 0",
     )
     proba: Literal["positive", "vector"] = Field(
-        "positive", description="rows of two numbers: serve the second (P(class 1)) or both"
+        default="positive", description="rows of two numbers: serve the second (P(class 1)) or both"
     )
-    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads")
+    threads: int | None = Field(default=None, ge=1, description="onnxruntime intra-op threads")
 
 
 class OnnxAdapter(ModelAdapter):

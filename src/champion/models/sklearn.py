@@ -31,10 +31,10 @@ __all__ = ["SklearnAdapter", "SklearnOptions"]
 
 class SklearnOptions(AdapterOptions):
     method: Literal["predict_proba", "predict"] | None = Field(
-        None, description="default: predict_proba when the estimator has it, else predict"
+        default=None, description="default: predict_proba when the estimator has it, else predict"
     )
     proba: Literal["positive", "vector"] = Field(
-        "positive", description="binary predict_proba: serve P(class 1), or both columns"
+        default="positive", description="binary predict_proba: serve P(class 1), or both columns"
     )
 
 
@@ -115,7 +115,7 @@ class SklearnAdapter(ModelAdapter):
                     f"{fitted}; drop options.features or list the same names",
                 )
             try:
-                import pandas as pd
+                import pandas as pd  # type: ignore[import-untyped]
             except ImportError:  # without pandas, columns go in the fitted order as an array
                 self._frame = None
             else:
