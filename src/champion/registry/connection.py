@@ -53,7 +53,7 @@ def redact(url: str | URL) -> str:
     if isinstance(url, str):
         try:
             url = make_url(url)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):
             return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
     return url.render_as_string(hide_password=True)
 
@@ -127,10 +127,11 @@ def open_engine(url: str | None = None, *, busy_timeout: float = 30.0) -> tuple[
     shown = redact(text)
     try:
         parsed = make_url(text)
-    except sa.exc.ArgumentError:
+        parsed.get_backend_name()
+    except (sa.exc.ArgumentError, ValueError) as e:
         raise RegistryUnavailable(
             shown,
-            "not a database URL",
+            f"not a database URL ({_one_line(e)})",
             "use e.g. sqlite:///champion.db or postgresql+psycopg://user@host:5432/db",
         ) from None
     try:

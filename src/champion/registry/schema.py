@@ -83,7 +83,7 @@ def ensure_schema(engine: sa.Engine, shown: str) -> None:
         try:
             with translate_errors(shown), engine.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
-                found = dict(conn.execute(sa.select(meta.c.key, meta.c.value)).tuples().all())
+                found = {r.key: r.value for r in conn.execute(sa.select(meta.c.key, meta.c.value))}
                 if "schema_version" not in found:
                     conn.execute(
                         sa.insert(meta),

@@ -1,8 +1,10 @@
 """The Registry: experiment state and its append-only history, behind one small class.
 
-Every change runs in one transaction that locks the experiment's row, checks the lifecycle,
-updates the row under ``WHERE name = :name AND version = :expected`` (a zero rowcount is a
-StaleVersion), bumps the global version and appends one audit row. Readers never lock:
+Every change runs in one transaction that reads the experiment, checks the lifecycle,
+updates the row under ``WHERE name = :name AND version = :expected`` (a zero rowcount means
+someone committed first: StaleVersion), bumps the global version and appends one audit row.
+Writes without an expected version lock the row while they read it instead. On SQLite the
+whole transaction holds the write lock (BEGIN IMMEDIATE). Readers never lock:
 ``snapshot()`` is one query, ``global_version()`` reads one row.
 """
 
@@ -338,10 +340,11 @@ class Registry:
             _reason(reason, required=False),
             _expected(expected_version),
         )
+        query = sa.select(experiments).where(experiments.c.name == name)
+        if expected is None:  # no version to hold the caller to: lock the row instead
+            query = query.with_for_update()
         with translate_errors(self.url), self._writer.begin() as conn:
-            row = conn.execute(
-                sa.select(experiments).where(experiments.c.name == name).with_for_update()
-            ).one_or_none()
+            row = conn.execute(query).one_or_none()
             if row is None:
                 raise self._not_found(conn, name)
             current = _state(row)
