@@ -18,7 +18,7 @@ from champion.models.oip import InferenceRequest, InferenceResponse, ResponseOut
 from champion.serve.auth import require_scope
 from champion.serve.errors import ApiError, install_error_handlers
 from champion.serve.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, render
-from champion.serve.router import Routed, Router
+from champion.serve.router import Routed, Router, RouterObserver
 from champion.serve.schemas import (
     AssignRequest,
     AssignResponse,
@@ -86,6 +86,8 @@ def create_app(
             owned.append(events)
         router, registry = build_router(settings, events, metrics)
         owned[:0] = [router] + ([registry] if registry is not None else [])
+    elif type(router.observer) is RouterObserver:
+        router.observer = metrics  # a router built without metrics reports to this app's
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

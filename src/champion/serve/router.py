@@ -95,7 +95,7 @@ class Router:
         self._models_dir = Path(models_dir)
         self._given_models = dict(models or {})
         self._models: dict[tuple[str, str], ModelAdapter] = {}
-        self._observer = observer or RouterObserver()
+        self.observer = observer or RouterObserver()
         self._fallback = fallback_to_champion
         self._runtimes: dict[str, Runtime] = {}
         self.unavailable: dict[str, str] = {}
@@ -259,7 +259,7 @@ class Router:
         latency_ms = (time.perf_counter() - start) * 1000.0
         exposed = assignment.exposed and runtime.splits_traffic
         served_json, served_score = encode_prediction(prediction)
-        self._observer.served(runtime.name, assignment.variant, latency_ms, error is not None)
+        self.observer.served(runtime.name, assignment.variant, latency_ms, error is not None)
         if self._events is not None:
             self._events.log(
                 Exposure(
@@ -297,7 +297,7 @@ class Router:
             if not self._shadows.submit(
                 adapter, features, timeout_ms=target.timeout_ms, context=context
             ):
-                self._observer.shadow_dropped(runtime.name, target.model)
+                self.observer.shadow_dropped(runtime.name, target.model)
 
     def _shadow_done(self, outcome: ShadowOutcome) -> None:
         ctx: _ShadowContext = outcome.context
@@ -313,7 +313,7 @@ class Router:
             error=outcome.error,
             served_score=ctx.served_score,
         )
-        self._observer.shadowed(
+        self.observer.shadowed(
             ctx.experiment, outcome.model, outcome.latency_ms, outcome.error, event.divergence
         )
         if self._events is not None:

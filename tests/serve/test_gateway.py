@@ -1,0 +1,224 @@
+"""The HTTP gateway on a real uvicorn server on 127.0.0.1, called with httpx."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import duckdb
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from champion.cli import app as cli
+from champion.events import open_writer
+from champion.registry import Registry
+from champion.serve import RegistrySource, Router, SpecSource
+from champion.serve.app import create_app
+from champion.serve.settings import GatewaySettings
+from champion.spec import load_spec
+
+ADMIN = {"Authorization": "Bearer admin-secret"}
+
+
+def _settings(**kw: object) -> GatewaySettings:
+    return GatewaySettings(admin_token="admin-secret", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def gateway(write_spec, models_dir, serve_app, tmp_path):
+    spec_path = write_spec(shadow="{model: broken, sample: 1.0}")
+    events = open_writer(tmp_path / "events")
+    router = Router(SpecSource([load_spec(spec_path)]), events=events, models_dir=models_dir)
+    server = serve_app(create_app(_settings(), router=router, events=events))
+    yield server, spec_path, router, tmp_path / "events"
+    router.close()
+    events.close()
+
+
+def test_predict_answers_and_routing_matches_champion_assign(gateway, tmp_path):
+    server, spec_path, _, _ = gateway
+    ids = [f"user-{i}" for i in range(300)]
+    with httpx.Client(base_url=server.url) as client:
+        served = {
+            u: client.post("/v1/experiments/checkout/predict",
+                           json={"unit_id": u, "features": {"amount": 5.0}}).json()
+            for u in ids
+        }  # fmt: skip
+    units = tmp_path / "ids.txt"
+    units.write_text("\n".join(ids))
+    result = CliRunner().invoke(cli, ["assign", "checkout", "--units", str(units), "-f",
+                                      str(spec_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cli_variants = {
+        row["unit"]: row["variant"] for row in map(json.loads, result.stdout.splitlines())
+    }
+    assert {u: body["variant"] for u, body in served.items()} == cli_variants
+    assert set(served["user-0"]) == {"prediction", "variant", "model", "request_id"}
+
+
+def test_open_inference_protocol_route(gateway):
+    server, *_ = gateway
+    body = {
+        "inputs": [{"name": "amount", "shape": [1], "datatype": "FP64", "data": [5.0]}],
+        "parameters": {"unit_id": "user-7", "attributes": {"country": "US"}},
+    }
+    response = httpx.post(f"{server.url}/v2/models/checkout/infer", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["model_name"] == "checkout"
+    assert data["outputs"][0]["datatype"] == "FP64"
+    assert data["parameters"]["variant"] in {"champ", "chall"}
+
+
+def test_assign_only_route(gateway):
+    server, *_ = gateway
+    data = httpx.post(f"{server.url}/v1/experiments/checkout/assign",
+                      json={"unit_id": "user-3"}).json()  # fmt: skip
+    assert set(data) >= {"unit", "variant", "bucket", "reason", "exposed", "probability"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"unit_id": "u1"}, "features"),
+        ({"unit_id": "u1", "features": [1, 2]}, "features"),
+        ({"unit_id": "", "features": {}}, "unit_id"),
+        ({"unit_id": "u1", "features": {}, "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_bodies_get_422_naming_the_field(gateway, body, field):
+    server, *_ = gateway
+    response = httpx.post(f"{server.url}/v1/experiments/checkout/predict", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["field"] == field
+
+
+def test_unknown_experiment_is_404(gateway):
+    server, *_ = gateway
+    response = httpx.post(f"{server.url}/v1/experiments/nope/predict",
+                          json={"unit_id": "u", "features": {}})  # fmt: skip
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "experiment_not_found"
+
+
+def test_outcomes_are_ingested_into_the_event_log(gateway):
+    server, *_ = gateway
+    outcomes = [{"unit_id": f"u{i}", "metric": "converted", "value": i % 2} for i in range(10)]
+    response = httpx.post(f"{server.url}/v1/outcomes", json={"outcomes": outcomes})
+    assert response.json() == {"accepted": 10}
+    wrong = {"outcomes": [{"unit_id": "u", "metric": "m", "value": "x"}]}
+    bad = httpx.post(f"{server.url}/v1/outcomes", json=wrong)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "outcomes.0.value"
+
+
+def test_metrics_count_requests_and_failing_shadows(gateway):
+    server, _, router, _ = gateway
+    for i in range(5):
+        httpx.post(f"{server.url}/v1/experiments/checkout/predict",
+                   json={"unit_id": f"u{i}", "features": {"amount": 1.0}})  # fmt: skip
+    assert router.drain_shadows()
+    text = httpx.get(f"{server.url}/metrics").text
+    served = sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+        if line.startswith('champion_requests_total{experiment="checkout"')
+    )  # fmt: skip
+    assert served == 5
+    assert 'champion_shadow_errors_total{experiment="checkout",model="broken"} 5.0' in text
+
+
+def test_admin_needs_a_token_with_the_admin_scope(gateway):
+    server, *_ = gateway
+    url = f"{server.url}/v1/experiments/checkout/ramp"
+    assert httpx.post(url, json={"to": 25}).status_code == 401
+    wrong = httpx.post(url, json={"to": 25}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "forbidden"
+
+
+def test_predict_token_when_configured(write_spec, models_dir, serve_app):
+    router = Router(SpecSource([load_spec(write_spec())]), models_dir=models_dir)
+    server = serve_app(create_app(_settings(predict_token="p-secret"), router=router))
+    url = f"{server.url}/v1/experiments/checkout/predict"
+    body = {"unit_id": "u", "features": {}}
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.post(url, json=body, headers={"Authorization": "Bearer x"}).status_code == 403
+    assert (
+        httpx.post(url, json=body, headers={"Authorization": "Bearer p-secret"}).status_code == 200
+    )
+    assert httpx.post(url, json=body, headers=ADMIN).status_code == 200  # admin implies predict
+    router.close()
+
+
+def test_admin_api_creates_starts_ramps_and_stops(write_spec, models_dir, serve_app, tmp_path):
+    registry = Registry(f"sqlite:///{tmp_path / 'reg.db'}")
+    router = Router(RegistrySource(registry), models_dir=models_dir, poll_interval=0.1)
+    server = serve_app(create_app(_settings(), router=router, registry=registry))
+    with httpx.Client(base_url=server.url, headers=ADMIN) as client:
+        spec = write_spec(allocation="{champ: 0.9, chall: 0.1}").read_text()
+        created = client.post("/v1/experiments", content=spec,
+                              headers={"content-type": "application/yaml"})  # fmt: skip
+        assert created.status_code == 201, created.text
+        assert created.json()["state"] == "draft"
+        assert client.post("/v1/experiments/checkout/start").json()["state"] == "running"
+        ramped = client.post("/v1/experiments/checkout/ramp", json={"to": 25}).json()
+        assert ramped["allocation"] == {"champ": 0.75, "chall": 0.25}
+        assert router.runtime("checkout").assigner.probabilities["chall"] == 0.25
+        missing_reason = client.post("/v1/experiments/checkout/stop", json={})
+        assert missing_reason.status_code == 422
+        assert missing_reason.json()["error"]["field"] == "reason"
+        stopped = client.post("/v1/experiments/checkout/stop", json={"reason": "guardrail"})
+        assert stopped.json()["state"] == "stopped"
+        again = client.post("/v1/experiments/checkout/ramp", json={"to": 50})
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "invalid_transition"
+        bad = client.post(
+            "/v1/experiments", content="name: [", headers={"content-type": "application/yaml"}
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"]["code"] == "invalid_spec"
+    router.close()
+    registry.close()
+
+
+def test_a_shadow_sleeping_two_seconds_leaves_champion_latency_unchanged(
+    write_spec, models_dir, serve_app
+):
+    def p99_ms(spec_kwargs: dict) -> tuple[float, float]:
+        router = Router(SpecSource([load_spec(write_spec(**spec_kwargs))]),
+                        models_dir=models_dir, shadow_concurrency=8)  # fmt: skip
+        server = serve_app(create_app(_settings(), router=router))
+        times = []
+        with httpx.Client(base_url=server.url) as client:
+            for i in range(400):
+                start = time.perf_counter()
+                client.post("/v1/experiments/checkout/predict",
+                            json={"unit_id": f"u{i}", "features": {"amount": 1.0}})  # fmt: skip
+                times.append((time.perf_counter() - start) * 1000)
+        router.close()
+        times.sort()
+        return statistics.median(times), times[int(0.99 * len(times))]
+
+    base_median, base_p99 = p99_ms({})
+    slow_median, slow_p99 = p99_ms({"shadow": "{model: slow, sample: 1.0, timeout_ms: 3000}"})
+    # Noise on a shared 2-core machine: allow the p99 to double or grow by 10 ms, not 2,000.
+    assert slow_p99 < max(2 * base_p99, base_p99 + 10), (base_p99, slow_p99)
+    assert slow_median < max(2 * base_median, base_median + 5), (base_median, slow_median)
+
+
+def test_exposures_from_the_gateway_land_in_parquet(gateway):
+    server, _, router, root = gateway
+    for i in range(20):
+        httpx.post(f"{server.url}/v1/experiments/checkout/predict",
+                   json={"unit_id": f"u{i}", "features": {"amount": 1.0},
+                         "attributes": {"country": "FR"}})  # fmt: skip
+    router._events.flush()
+    count = duckdb.sql(
+        f"select count(*) from read_parquet('{root}/exposures/**/*.parquet', "
+        "hive_partitioning=true) where attributes['country'] = 'FR'"
+    ).fetchall()[0][0]
+    assert count == 20

@@ -1,0 +1,159 @@
+"""The in-process Router: routing, exposures, shadows, fallbacks and registry refresh."""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+import pytest
+
+from champion.assign import Assigner
+from champion.errors import ExperimentNotFound
+from champion.events import open_writer
+from champion.registry import Registry
+from champion.serve import RegistrySource, Router, SpecSource
+from champion.spec import load_spec
+from tests.serve import serve_models
+from tests.serve._support import wait_until
+
+
+def _exposures(root) -> list[tuple]:
+    return duckdb.sql(
+        f"select unit_id, variant, model, probability, allocation_version, error, exposed, "
+        f"attributes['country'] from read_parquet('{root}/exposures/**/*.parquet', "
+        f"hive_partitioning=true)"
+    ).fetchall()
+
+
+def _shadow_rows(root) -> list[tuple]:
+    return duckdb.sql(
+        f"select model, error, divergence, latency_ms, request_id from "
+        f"read_parquet('{root}/shadow/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+
+
+def test_router_serves_the_assigned_variant_and_its_model(write_spec, models_dir):
+    spec = load_spec(write_spec())
+    oracle = Assigner.from_spec(spec)
+    models = {"champ": serve_models.champion, "chall": serve_models.challenger}
+    with Router(SpecSource([spec]), models_dir=models_dir) as router:
+        for i in range(2000):
+            features = {"amount": float(i % 300)}
+            out = router.predict("checkout", f"user-{i}", features)
+            assert out.variant == oracle.assign(f"user-{i}").variant
+            assert out.model == out.variant
+            assert out.prediction == models[out.variant](features)
+
+
+def test_every_request_logs_an_exposure_with_its_probability(write_spec, models_dir, tmp_path):
+    spec = load_spec(write_spec(allocation="{champ: 0.9, chall: 0.1}"))
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir) as router:  # fmt: skip
+        for i in range(500):
+            router.predict("checkout", f"u{i}", {"amount": 50.0}, {"country": "DE", "x": "y"})
+    rows = _exposures(root)
+    assert len(rows) == 500
+    by_variant = {r[1]: r[3] for r in rows}
+    assert by_variant == {"champ": 0.9, "chall": 0.1}
+    assert all(r[4] == 1 and r[5] is None and r[6] is True and r[7] == "DE" for r in rows)
+
+
+def test_a_shadow_that_raises_is_logged_and_counted(write_spec, models_dir, tmp_path):
+    spec = load_spec(write_spec(shadow="{model: broken, sample: 1.0}"))
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir) as router:  # fmt: skip
+        for i in range(50):
+            assert router.predict("checkout", f"u{i}", {"amount": 10.0}).error is None
+        assert router.drain_shadows()
+        assert router.shadow_stats["errors"] == 50
+    rows = _shadow_rows(root)
+    assert len(rows) == 50
+    assert all(r[0] == "broken" and "shadow model is broken" in r[1] for r in rows)
+
+
+def test_shadow_divergence_is_logged_against_the_served_score(write_spec, models_dir, tmp_path):
+    spec = load_spec(write_spec(shadow="{model: close, sample: 1.0}",
+                                allocation="{champ: 1.0, chall: 0.0}"))  # fmt: skip
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir) as router:  # fmt: skip
+        served = {router.predict("checkout", f"u{i}", {"amount": 42.0}).request_id
+                  for i in range(20)}  # fmt: skip
+        assert router.drain_shadows()
+    rows = _shadow_rows(root)
+    assert {r[4] for r in rows} == served
+    assert all(r[2] == pytest.approx(0.01) for r in rows)
+
+
+def test_a_slow_shadow_never_delays_the_answer_and_is_cut_at_its_timeout(
+    write_spec, models_dir, tmp_path
+):
+    spec = load_spec(write_spec(shadow="{model: slow, sample: 1.0, timeout_ms: 100}"))
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir,
+                                               shadow_concurrency=4) as router:  # fmt: skip
+        start = time.perf_counter()
+        for i in range(20):
+            router.predict("checkout", f"u{i}", {"amount": 1.0})
+        elapsed = time.perf_counter() - start
+        # 20 requests while every shadow sleeps 2 s: the answers do not wait for them.
+        assert elapsed < 0.5
+        stats = router.shadow_stats
+        assert stats["submitted"] == 4  # the bound
+        assert stats["dropped"] == 16
+        assert wait_until(lambda: router.shadow_stats["timeouts"] == 4, 2.0)
+    rows = _shadow_rows(root)
+    assert len(rows) == 4
+    assert all(r[1] == "timeout after 100 ms" and 100 <= r[3] < 1000 for r in rows)
+
+
+def test_a_failing_challenger_falls_back_to_the_champion(write_spec, models_dir, tmp_path):
+    spec = load_spec(write_spec(challenger="broken", allocation="{champ: 0.0, chall: 1.0}"))
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir) as router:  # fmt: skip
+        out = router.predict("checkout", "u1", {"amount": 30.0})
+    assert (out.variant, out.model) == ("chall", "champ")
+    assert out.prediction == serve_models.champion({"amount": 30.0})
+    [row] = _exposures(root)
+    assert row[1:3] == ("chall", "champ")
+    assert "shadow model is broken" in row[5]
+
+
+def test_unknown_experiment_names_what_exists(write_spec, models_dir):
+    spec = load_spec(write_spec())
+    with (
+        Router(SpecSource([spec]), models_dir=models_dir) as router,
+        pytest.raises(ExperimentNotFound, match="checkout"),
+    ):
+        router.predict("nope", "u1", {})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_ramp_in_the_registry_reaches_the_router_within_two_seconds(
+    backend, write_spec, models_dir, tmp_path, request
+):
+    url = (
+        f"sqlite:///{tmp_path / 'reg.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    spec = load_spec(write_spec(allocation="{champ: 0.9, chall: 0.1}"))
+    with Registry(url) as registry:
+        registry.create(spec)
+        registry.start("checkout")
+        with Router(RegistrySource(registry), models_dir=models_dir, poll_interval=0.1) as router:
+            assert router.runtime("checkout").assigner.probabilities == {"champ": 0.9, "chall": 0.1}
+            registry.ramp("checkout", 50)
+            changed = time.monotonic()
+            assert wait_until(
+                lambda: router.runtime("checkout").assigner.probabilities["chall"] == 0.5, 2.0
+            )
+            assert time.monotonic() - changed < 2.0
+            registry.stop("checkout", reason="test")
+            assert wait_until(lambda: router.runtime("checkout").state == "stopped", 2.0)
+            out = router.predict("checkout", "u1", {"amount": 1.0})
+            assert (out.variant, out.exposed) == ("champ", False)
