@@ -68,7 +68,11 @@ def _summary(result: LoadResult) -> str:
 @outcomes_app.command()
 def load(
     file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet file with columns ts, unit_id, metric, value.")
+        Path,
+        typer.Argument(
+            help="CSV or Parquet with columns ts (ISO 8601; no offset means UTC), unit_id, "
+            "metric (a metric name from the spec) and value (a number; 1/0 for conversions).",
+        ),
     ],
     events: Annotated[
         Path | None,
@@ -80,11 +84,7 @@ def load(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check an outcome file whole, then store all of it, or nothing.
-
-    ts is ISO 8601 (a time without an offset is UTC); unit_id is the id exposures were
-    logged for; metric a metric name from the spec; value a number (1/0 for conversions).
-    """
+    """Check an outcome file whole, then store all of it, or nothing."""
     with user_errors():
         sink = _sink(events, db)
         try:

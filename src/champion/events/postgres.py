@@ -148,6 +148,8 @@ class PostgresSink(EventSink):
             try:
                 with engine.begin() as conn:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_DDL_LOCK)))
+                    if self.schema:
+                        conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                     self._metadata.create_all(conn, checkfirst=True)
             except BaseException:
                 engine.dispose()
