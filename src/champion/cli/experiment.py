@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -125,13 +126,17 @@ def list_(db: Db = None, json_output: Json = False) -> None:
     if not experiments:
         console.print(f"no experiments in {escape(registry.url)}", highlight=False)
         return
-    table = Table(header_style="bold")
-    for column in ("name", "state", "version", "allocation", "stage", "updated (UTC)", "by"):
-        table.add_column(column)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("version", justify="right")
+    table.add_column("allocation", min_width=10)
+    table.add_column("stage")
+    table.add_column("updated (UTC)", no_wrap=True)
     for e in experiments:
         table.add_row(
             escape(e.name), e.state.value, str(e.version), escape(_shares(e.allocation)),
-            _stage(e), f"{e.updated_at:%Y-%m-%d %H:%M:%S}", escape(e.updated_by),
+            _stage(e), f"{e.updated_at:%Y-%m-%d %H:%M}",
         )  # fmt: skip
     console.print(table)
 
@@ -178,9 +183,12 @@ def history(name: Name, db: Db = None, json_output: Json = False) -> None:
     if json_output:
         print_json([e.to_dict() for e in entries])
         return
-    table = Table(header_style="bold")
-    for column in ("version", "action", "state", "allocation", "by", "at (UTC)", "reason"):
-        table.add_column(column)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD)
+    table.add_column("version", justify="right")
+    for column in ("action", "state", "allocation", "by"):
+        table.add_column(column, min_width=len(column))
+    table.add_column("at (UTC)")
+    table.add_column("reason")
     for e in entries:
         table.add_row(
             str(e.version), e.action, e.state.value, escape(_shares(e.allocation)),
