@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -287,6 +288,7 @@ def _ops_routes(app: FastAPI, router: Router) -> None:
             "experiments": sorted(router.experiments),
             "unavailable": router.unavailable,
             "registry_version": router.version,
+            "pid": os.getpid(),
         }
         status = 200 if body["status"] == "ok" else 503
         return Response(json.dumps(body), status_code=status, media_type="application/json")

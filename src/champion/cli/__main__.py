@@ -1,0 +1,5 @@
+"""`python -m champion.cli`."""
+
+from champion.cli import main
+
+main()
