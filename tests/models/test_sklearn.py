@@ -187,3 +187,35 @@ def test_missing_scikit_learn_names_the_extra(
         r"pip install 'champion\[sklearn\]'",
     ):
         SklearnAdapter("lr", joblib_file, features=FEATURES).load()
+
+
+def test_a_pipeline_with_a_text_column_gets_typed_columns(tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame(
+        {"amount": [10.0, 500.0, 20.0, 900.0] * 5, "country": ["FR", "US", "FR", "BR"] * 5}
+    )
+    y = (frame["amount"] > 100).astype(int)
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["country"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, y)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    with pytest.raises(
+        ModelLoadError,
+        match=r"the check call on a zero row of the features failed: .* \(if zeros are not "
+        r"valid input, set options.example to one real request\)",
+    ):
+        load_model("pipe", {"kind": "sklearn", "target": "pipe.joblib"}, tmp_path)
+    ref = {
+        "kind": "sklearn",
+        "target": "pipe.joblib",
+        "options": {"example": {"amount": 1.0, "country": "FR"}},
+    }
+    model = load_model("pipe", ref, tmp_path)
+    row = {"country": "US", "amount": 700.0}
+    expected = pipe.predict_proba(pd.DataFrame([row])[["amount", "country"]])[0, 1]
+    assert model.predict(row) == pytest.approx(expected, abs=1e-12)

@@ -174,14 +174,16 @@ class ModelAdapter(abc.ABC):
         if row is None:
             return None
         which = "options.example" if self.example is not None else "a zero row of the features"
+        hint = ""
+        if self.example is None:
+            hint = " (if zeros are not valid input, set options.example to one real request)"
         try:
             out = self.predict_batch([row])
         except ModelLoadError:
             raise
-        except PredictionError as e:
-            raise ModelLoadError(self.name, f"the check call on {which} failed: {e.problem}") from e
         except Exception as e:
-            problem = f"the check call on {which} failed: {type(e).__name__}: {e}"
+            cause = e.problem if isinstance(e, PredictionError) else f"{type(e).__name__}: {e}"
+            problem = f"the check call on {which} failed: {cause}{hint}"
             raise ModelLoadError(self.name, problem) from e
         if len(out) != 1:
             raise ModelLoadError(

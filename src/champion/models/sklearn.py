@@ -19,7 +19,6 @@ from champion.models.base import (
     ModelAdapter,
     Prediction,
     feature_matrix,
-    missing_features,
     parse_options,
     require,
     resolve_path,
@@ -143,12 +142,12 @@ class SklearnAdapter(ModelAdapter):
         if self.estimator is None or self.features is None:
             raise self._unloaded()
         columns = self.features
-        if self._frame is not None:
-            if any(c not in row for row in rows for c in columns):
-                raise missing_features(self.name, rows, columns)
-            X = self._frame([[row[c] for c in columns] for row in rows], columns=columns)
-        else:
-            X = feature_matrix(self.name, rows, columns, lenient=True)
+        X = feature_matrix(self.name, rows, columns, lenient=True)
+        if self._frame is not None:  # fit on named columns: hand them over by name
+            if X.dtype == object:  # mixed types: let pandas type each column
+                X = self._frame(X.tolist(), columns=columns)
+            else:
+                X = self._frame(X, columns=columns, copy=False)
         try:
             out = getattr(self.estimator, str(self.method))(X)
         except Exception as e:
