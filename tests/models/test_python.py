@@ -141,13 +141,31 @@ def test_a_module_that_fails_to_import_names_the_cause(tmp_path: Path) -> None:
         load_model("m", {"kind": "python", "target": "broken_mod:f"}, tmp_path)
 
 
-def test_a_same_named_module_from_another_folder_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "fraud_models.py").write_text("def score_v1_3(f):\n    return 0.0\n")
-    load_model("m", {"kind": "python", "target": "fraud_models:score_v1_3"}, EXAMPLES)
-    with pytest.raises(
-        ModelLoadError, match=r"module 'fraud_models' is already imported from .*; rename one"
-    ):
-        load_model("m", {"kind": "python", "target": "fraud_models:score_v1_3"}, tmp_path)
+def test_same_named_modules_in_two_spec_folders_stay_apart(tmp_path: Path) -> None:
+    (tmp_path / "fraud_models.py").write_text("def score_v1_3(f):\n    return -1.0\n")
+    ref = {"kind": "python", "target": "fraud_models:score_v1_3"}
+    theirs = load_model("theirs", ref, tmp_path)
+    ours = load_model("ours", ref, EXAMPLES)
+    assert theirs.predict({}) == -1.0
+    assert ours.predict({}) == pytest.approx(_logistic(-2.0), abs=1e-12)
+    assert ours.fn.__module__ != theirs.fn.__module__
+
+
+def test_a_package_beside_the_spec_loads_with_its_relative_imports(tmp_path: Path) -> None:
+    package = tmp_path / "scorers"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_weights.py").write_text("SLOPE = 3.0\n")
+    (package / "linear.py").write_text(
+        "from ._weights import SLOPE\n\ndef score(f):\n    return SLOPE * f['x']\n"
+    )
+    model = load_model("pkg", {"kind": "python", "target": "scorers.linear:score"}, tmp_path)
+    assert model.predict({"x": 2.0}) == 6.0
+
+
+def test_an_installed_module_is_imported_as_usual(tmp_path: Path) -> None:
+    model = load_model("len", {"kind": "python", "target": "operator:length_hint"}, tmp_path)
+    assert model.predict({"a": 1, "b": 2}) == 2
 
 
 def test_python_options_are_checked_by_name() -> None:

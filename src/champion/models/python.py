@@ -1,15 +1,19 @@
 """Plain Python models: any callable (the in-package test double) or ``module:function``.
 
 A ``python`` target is imported from the spec file's folder, the way a data scientist runs
-it next to the spec. The folder is on ``sys.path`` only while the module is imported.
+it next to the spec. The folder is on ``sys.path`` only while the module is imported, and
+a module found there is registered under a name private to that folder, so two specs may
+each keep a ``models.py`` of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import importlib.machinery
+import importlib.util
 import inspect
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -158,21 +162,10 @@ class PythonAdapter(FunctionAdapter):
 
     def _import(self) -> Any:
         folder = str(self.base_dir)
-        top = self.module.partition(".")[0]
         importlib.invalidate_caches()
-        here = importlib.machinery.PathFinder.find_spec(top, [folder])
-        cached = sys.modules.get(top)
-        cached_file = getattr(cached, "__file__", None)
-        origin = here.origin if here is not None else None
-        if origin and cached_file and Path(cached_file).resolve() != Path(origin).resolve():
-            raise ModelLoadError(
-                self.name,
-                f"module {top!r} is already imported from {cached_file}, so {origin} "
-                "cannot be imported under the same name; rename one of them",
-            )
-        sys.path.insert(0, folder)
+        sys.path.insert(0, folder)  # for the modules it imports in turn
         try:
-            return importlib.import_module(self.module)
+            return self._import_from(folder)
         except ModuleNotFoundError as e:
             if e.name == self.module or self.module.startswith(f"{e.name}."):
                 raise ModelLoadError(
@@ -190,3 +183,30 @@ class PythonAdapter(FunctionAdapter):
         finally:
             with contextlib.suppress(ValueError):  # the module removed it itself
                 sys.path.remove(folder)
+
+    def _import_from(self, folder: str) -> Any:
+        """Import the module; one beside the spec gets a name private to its folder.
+
+        Two experiments may each keep a ``models.py`` beside their spec: importing both as
+        ``models`` would hand the second experiment the first one's functions.
+        """
+        top, _, rest = self.module.partition(".")
+        found = importlib.machinery.PathFinder.find_spec(top, [folder])
+        if found is None or found.origin is None:  # installed, or a namespace package
+            return importlib.import_module(self.module)
+        digest = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:12]
+        alias = f"_champion_models_{digest}_{top}"
+        if alias not in sys.modules:
+            spec = importlib.util.spec_from_file_location(
+                alias, found.origin, submodule_search_locations=found.submodule_search_locations
+            )
+            if spec is None or spec.loader is None:
+                return importlib.import_module(self.module)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[alias] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[alias]
+                raise
+        return importlib.import_module(f"{alias}.{rest}") if rest else sys.modules[alias]
