@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-import champion.events.schema as schema_module
+import champion.events.prediction as prediction_module
 import champion.events.signals as signals_module
 import champion.events.store as store_module
 from champion.events import EXPOSURE_SCHEMA, OUTCOME_SCHEMA, SHADOW_SCHEMA, ParquetSink
-from champion.events.schema import encode_prediction, file_schema
+from champion.events.prediction import encode_prediction
+from champion.events.schema import file_schema
 from tests.events._helpers import make_exposure, make_outcome, make_shadow, rows
 
 AT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -155,7 +156,7 @@ def test_timestamps_read_back_as_utc_instants(tmp_path):
     assert zone_free == "12:30"
 
 
-@pytest.mark.parametrize("module", [schema_module, signals_module, store_module])
+@pytest.mark.parametrize("module", [prediction_module, signals_module, store_module])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

@@ -9,6 +9,7 @@ The readers hand the Parquet layout to DuckDB (or its glob and options to any en
 from champion.events.outcomes import LoadResult, load_outcome_file, read_outcome_file
 from champion.events.parquet import ParquetSink
 from champion.events.postgres import PostgresSink
+from champion.events.prediction import encode_prediction
 from champion.events.readers import (
     ParquetSource,
     exposures_relation,
@@ -25,7 +26,6 @@ from champion.events.schema import (
     Exposure,
     Outcome,
     Shadow,
-    encode_prediction,
 )
 from champion.events.signals import flush_on_sigterm
 from champion.events.sink import EventSink

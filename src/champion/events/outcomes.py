@@ -26,7 +26,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from champion.errors import OutcomeFileError
-from champion.events.schema import NAME_RULE, Outcome, from_epoch_us, is_name
+from champion.events._fields import NAME_RULE, is_name
+from champion.events.schema import Outcome, from_epoch_us
 from champion.events.sink import EventSink
 
 __all__ = ["COLUMNS", "LoadResult", "load_outcome_file", "read_outcome_file"]

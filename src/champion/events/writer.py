@@ -87,7 +87,7 @@ class EventWriter:
         sync: bool = False,
         flush_interval: float = 1.0,
         flush_events: int = 10_000,
-        max_buffer: int = 1_000_000,
+        max_buffer: int = 200_000,
         journal_dir: str | os.PathLike[str] | None = None,
         max_journal_bytes: int | None = None,
         retry_interval: float = 5.0,
