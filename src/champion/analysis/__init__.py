@@ -1,0 +1,1 @@
+"""Analysis: metrics from the event log, the experiment report and the decision."""
