@@ -4,6 +4,7 @@ from champion.spec.design import Design, PlanInputs, load_plan_inputs
 from champion.spec.io import dump_spec, load_spec, parse_spec, spec_to_dict
 from champion.spec.models import (
     Condition,
+    DecisionRules,
     Experiment,
     Guardrail,
     Holdout,
@@ -17,6 +18,7 @@ from champion.spec.models import (
 
 __all__ = [
     "Condition",
+    "DecisionRules",
     "Design",
     "Experiment",
     "Guardrail",

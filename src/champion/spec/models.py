@@ -15,6 +15,7 @@ from champion.spec.design import Design
 __all__ = [
     "BUILTIN_GUARDRAIL_METRICS",
     "Condition",
+    "DecisionRules",
     "Experiment",
     "Guardrail",
     "Holdout",
@@ -60,6 +61,9 @@ class Metric(_Strict):
     direction: Literal["higher", "lower"] = "higher"
     window_days: float = Field(7, gt=0, description="attribution window after first exposure")
     covariate: str | None = Field(None, description="pre-period metric for CUPED")
+    lookback_days: float | None = Field(
+        None, gt=0, description="covariate period before first exposure (default window_days)"
+    )
     numerator: str | None = Field(None, description="ratio metrics: outcome summed on top")
     denominator: str | None = Field(None, description="ratio metrics: outcome summed below")
     quantile: float | None = Field(None, gt=0, lt=1, description="quantile metrics: e.g. 0.95")
@@ -82,6 +86,17 @@ class Metrics(_Strict):
 
     def all(self) -> list[Metric]:
         return [self.primary, *self.secondary]
+
+
+class DecisionRules(_Strict):
+    """How a read-out becomes a decision; defaults follow common practice (docs/analysis.md)."""
+
+    full_rollout_lift: float = Field(0.20, gt=0, description="relative lift for a full rollout")
+    gradual_rollout_lift: float = Field(0.05, ge=0, description="relative lift for a gradual one")
+    srm_threshold: float = Field(0.001, gt=0, lt=1, description="p-value below which SRM fails")
+    correction: Literal["holm", "bh", "bonferroni"] = Field(
+        "holm", description="multiple-testing correction for secondary metrics and segments"
+    )
 
 
 class Rollout(_Strict):
@@ -134,6 +149,7 @@ class Experiment(_Strict):
     overrides: dict[str, str] = Field(default_factory=dict)
     holdout: Holdout | None = None
     layer: Layer | None = None
+    decision: DecisionRules | None = None
 
     @field_validator("allocation")
     @classmethod
