@@ -33,6 +33,20 @@ for i in range(300):
     writer.log(Outcome(unit_id=f"u{i}", metric="converted", value=1.0))
 """
 
+WORKER_OUTLIVES_MAIN = r"""
+import sys, threading, time
+from champion.events import EventWriter, Outcome, ParquetSink
+
+writer = EventWriter(ParquetSink(sys.argv[1]), flush_interval=3600)
+
+def late_worker():
+    time.sleep(0.6)  # main has returned by now
+    for i in range(200):
+        writer.log(Outcome(unit_id=f"late{i}", metric="converted", value=1.0))
+
+threading.Thread(target=late_worker).start()
+"""
+
 
 def _start(script: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
@@ -73,3 +87,11 @@ def test_a_program_that_ends_without_close_still_flushes(tmp_path):
     _, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
     assert count(tmp_path, "outcomes") == 300
+
+
+def test_the_writer_outlives_a_main_thread_that_returns_before_its_workers(tmp_path):
+    child = _start(WORKER_OUTLIVES_MAIN, str(tmp_path))
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert "Error" not in err  # no EventWriterClosed in the worker
+    assert count(tmp_path, "outcomes") == 200

@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,20 @@ logger = logging.getLogger("champion.events")
 
 _EVENT_CLASSES = frozenset(EVENT_TYPES.values())
 _POLL = 0.25  # how often the thread checks that the program is still running
+_WRITER_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def _program_ending() -> bool:
+    """The main thread has returned and only writers (and daemons) are left.
+
+    Writer threads are not daemons, so the interpreter waits for them at exit; each one
+    notices this, flushes and stops, instead of losing its last batch.
+    """
+    if threading.main_thread().is_alive():
+        return False
+    return not any(
+        t.is_alive() and not t.daemon and t not in _WRITER_THREADS for t in threading.enumerate()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +143,7 @@ class EventWriter:
         self._last_flush_at: datetime | None = None
 
         self._thread = threading.Thread(target=self._run, name="champion-events", daemon=False)
+        _WRITER_THREADS.add(self._thread)
         self._thread.start()
 
     # -- the caller's side ----------------------------------------------------------------
@@ -196,7 +212,7 @@ class EventWriter:
         late = self._drain()  # logged by a thread that raced with close()
         if late:
             self._store(late, final=True)
-        self._finish()
+            self._sink.close()
 
     def __enter__(self) -> EventWriter:
         return self
@@ -229,7 +245,7 @@ class EventWriter:
         while True:
             self._wake.wait(max(0.0, min(next_flush - time.monotonic(), _POLL)))
             self._wake.clear()
-            stopping = self._stopping or not threading.main_thread().is_alive()
+            stopping = self._stopping or _program_ending()
             wanted = self._requested > self._done
             full = len(self._buffer) >= self._flush_events or (
                 self._wal is not None and self._wal.records >= self._flush_events
@@ -247,9 +263,8 @@ class EventWriter:
                 self._done = max(self._done, ticket)
                 self._flushed.notify_all()
             if stopping:
-                if not self._closed:  # the program ended without close(): finish here
-                    self._closed = True
-                    self._finish()
+                self._closed = True  # also when the program ended without close()
+                self._finish()
                 return
 
     def _cycle(self, *, final: bool) -> None:
