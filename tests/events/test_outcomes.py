@@ -132,6 +132,25 @@ def test_parquet_problems_are_counted_in_rows(tmp_path):
     ]
 
 
+def test_a_file_separated_by_semicolons_gets_one_clear_problem(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("ts;unit_id;metric;value\n2024-05-01;u1;converted;1\n")
+    with pytest.raises(OutcomeFileError) as refused:
+        read_outcome_file(path)
+    assert refused.value.problems == [
+        (
+            "the header 'ts;unit_id;metric;value' is one column: the file is separated by ';'; "
+            "save it comma-separated"
+        )
+    ]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_bytes(b"\xef\xbb\xbfts,unit_id,metric,value\n2024-05-01,u1,converted,1\n")
+    assert read_outcome_file(path)[0].ts == _utc(2024, 5, 1)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "problem"),
     [

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from champion.errors import EventWriterClosed
-from champion.events import EventWriter, ParquetSink, PostgresSink
+from champion.events import EventWriter, ParquetSink, PostgresSink, open_sink, open_writer
 from champion.events._codec import read_records
 from champion.events.journal import Journal
 from tests.events._helpers import count, eventually, make_exposure, make_outcome, rows
@@ -274,3 +274,13 @@ def test_sync_mode_loses_no_acknowledged_event_when_killed(tmp_path):
     assert all(n == 1 for _, n in stored), "an event was stored twice"
     assert acknowledged <= {unit for unit, _ in stored}
     assert list((tmp_path / "_journal").glob("*.log")) == []
+
+
+def test_open_writer_picks_the_store_from_the_target(tmp_path):
+    assert isinstance(open_sink(tmp_path), ParquetSink)
+    assert isinstance(open_sink("postgresql://me@db.internal/events"), PostgresSink)
+    with pytest.raises(ValueError, match=r"target='s3://\.\.\.' is invalid: must be a folder"):
+        open_sink("s3://bucket/events")
+    with open_writer(tmp_path, flush_interval=60) as writer:
+        writer.log(make_outcome())
+    assert count(tmp_path, "outcomes") == 1

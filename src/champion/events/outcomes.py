@@ -129,6 +129,14 @@ def _read_table(path: Path, kind: str) -> pa.Table:
 
 
 def _check_columns(names: list[str], problems: _Problems) -> None:
+    if len(names) == 1:
+        separator = next((sep for sep in (";", "\t", "|") if sep in names[0]), None)
+        if separator is not None:
+            problems.general.append(
+                f"the header {names[0]!r} is one column: the file is separated by "
+                f"{separator!r}; save it comma-separated"
+            )
+            return
     for name, count in Counter(names).items():
         if count > 1:
             problems.general.append(f"column {name!r} appears {count} times; keep one")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from champion.errors import InvalidArgument
 from champion.events.parquet import ParquetSink
 from champion.events.postgres import PostgresSink
 from champion.events.sink import EventSink
@@ -14,10 +15,15 @@ __all__ = ["open_sink", "open_writer"]
 
 
 def open_sink(target: str | os.PathLike[str]) -> EventSink:
-    """``postgresql://...`` opens the PostgreSQL store; anything else is a Parquet folder."""
+    """``postgresql://...`` opens the PostgreSQL store; a path, the Parquet folder there."""
     text = os.fspath(target)
     if text.startswith(("postgresql:", "postgresql+", "postgres:")):
         return PostgresSink(text)
+    if "://" in text:
+        raise InvalidArgument(
+            "target", text.split("://")[0] + "://...",
+            "must be a folder (Parquet events) or a postgresql:// URL",
+        )  # fmt: skip
     return ParquetSink(text)
 
 
