@@ -1,0 +1,61 @@
+"""``champion shadow-report NAME --events DIR``: how each shadow model compares with the served one.
+
+Agreement, |score difference|, PSI, error rates and latency, from the Parquet event log;
+``--json`` prints one object, ``--html FILE`` writes a self-contained page with the plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from champion.cli._output import console, print_json, user_errors
+from champion.shadow.report import ShadowReport, build_report
+from champion.shadow.terminal import render_terminal
+
+__all__ = ["shadow_report"]
+
+
+def _write_html(report: ShadowReport, path: Path) -> None:
+    """Write the page; a missing plotly or an unwritable file is the caller's to fix."""
+    from champion.shadow.html import write_html
+
+    if not path.parent.is_dir():
+        raise ValueError(f"--html {path}: folder {path.parent} does not exist; create it first")
+    try:
+        write_html(report, path)
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    except OSError as e:
+        raise ValueError(f"--html {path}: cannot write the file ({e.strerror or e})") from None
+
+
+def shadow_report(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    events: Annotated[
+        Path,
+        typer.Option("--events", help="Event folder (Parquet layout) the gateway writes to."),
+    ],
+    threshold: Annotated[
+        float, typer.Option(help="|score difference| above this counts as a divergence.")
+    ] = 0.1,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+    ] = None,
+) -> None:
+    """Compare each shadow model of an experiment with the served model."""
+    with user_errors():
+        report = build_report(events, name, threshold=threshold)
+        if html is not None:
+            _write_html(report, html)
+    if json_output:
+        print_json(report.to_dict())
+        return
+    render_terminal(report, console)
+    if html is not None:
+        console.print(f"HTML report written to {escape(str(html))}", highlight=False)
