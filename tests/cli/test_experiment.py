@@ -78,16 +78,15 @@ def test_list_and_show_in_json(db, fraud_spec):
     shown = as_json("show", NAME, db=db)
     assert shown["next"] == ["shadow", "start", "stop"]
     assert shown["spec"]["champion"] == "v1_3"
-    assert load_spec(fraud_spec).model_dump() == (
-        Registry(db).spec(NAME).model_dump()
-    )  # the CLI stored the file's spec
+    with Registry(db) as registry:
+        assert registry.spec(NAME) == load_spec(fraud_spec)  # the CLI stored the file's spec
 
 
 def test_complete_and_rollback(db, fraud_spec, make_yaml):
     run("create", "-f", str(fraud_spec), db=db)
     run("create", "-f", str(make_yaml("other")), db=db)
-    for name, action, state in ((NAME, "complete", "completed"), ("other", "rollback",
-                                                                  "rolled_back")):  # fmt: skip
+    ends = [(NAME, "complete", "completed"), ("other", "rollback", "rolled_back")]
+    for name, action, state in ends:
         run("start", name, db=db)
         assert as_json(action, name, "--reason", "decided", db=db)["state"] == state
 

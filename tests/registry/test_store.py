@@ -10,6 +10,7 @@ from champion.errors import (
     ExperimentNotFound,
     InvalidArgument,
     InvalidTransition,
+    SpecError,
     StaleVersion,
 )
 from champion.registry import Registry, State
@@ -239,3 +240,15 @@ def test_audit_log_is_only_ever_appended(registry_url, spec):
     touched = [s for s in statements if "champion_audit_log" in s]
     assert any(s.startswith("insert into champion_audit_log") for s in touched)
     assert not [s for s in touched if s.startswith(("update", "delete"))]
+
+
+def test_a_stored_spec_edited_into_nonsense_reports_every_problem(tmp_path, spec):
+    url = f"sqlite:///{tmp_path / 'edited.db'}"
+    with Registry(url) as registry:
+        registry.create(spec)
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE champion_experiments SET spec = 'name: x\nbogus: 1\n'"))
+        engine.dispose()
+        with pytest.raises(SpecError, match=r"registry:fraud-detector-v2: \d+ problem"):
+            registry.spec(spec.name)
