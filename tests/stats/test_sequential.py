@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+from champion.stats._gsd_grid import GRID_R
 from champion.stats.results import Status
 from champion.stats.sequential import (
-    _GRID_R,
-    _boundaries_cached,
+    _clear_caches,
     _solve_boundaries,
     crossing_probabilities,
     drift_for_power,
@@ -157,7 +157,7 @@ def test_crossing_probabilities_under_drift_match_multivariate_normal():
 def test_grid_is_converged():
     t = tuple(UNEQUAL)
     for spending in ("obrien-fleming", "pocock"):
-        coarse = np.array(_solve_boundaries(t, 0.025, spending, True, _GRID_R))
+        coarse = np.array(_solve_boundaries(t, 0.025, spending, True, GRID_R))
         fine = np.array(_solve_boundaries(t, 0.025, spending, True, 128))
         np.testing.assert_allclose(coarse, fine, atol=1e-6)
 
@@ -317,7 +317,7 @@ def test_one_sided_decision_ignores_the_other_side():
 
 
 def test_five_look_boundaries_take_milliseconds():
-    _boundaries_cached.cache_clear()
+    _clear_caches()
     start = time.perf_counter()
     sequential_boundaries([0.21, 0.39, 0.62, 0.83, 1.0], spending="pocock")
     assert time.perf_counter() - start < 0.05

@@ -3,8 +3,10 @@
 Boundaries come from the recursive numerical integration of Armitage, McPherson & Rowe
 (1969) on the grid of Jennison & Turnbull (2000, "Group Sequential Methods", ch. 19): the
 density of the z statistic among paths that have not stopped is carried from look to look,
-so the probability of crossing at each look is exact up to quadrature error (~1e-8 here).
-Looks may sit at any information fractions; a boundary depends only on the looks so far.
+so the probability of crossing at each look is exact up to quadrature error (~1e-8 here;
+``_gsd_grid`` does the integration). Looks may sit at any information fractions; a boundary
+depends only on the looks so far. A design (fractions, alpha, spending, alternative) is solved
+once: its boundaries, error spent and nominal levels are cached, so a decision is a look-up.
 
 Drift convention: ``drift`` is the expected z statistic at full information (t = 1), so the
 z statistic at look k has mean ``drift * sqrt(t_k)``.
@@ -13,15 +15,17 @@ z statistic at look k has mean ``drift * sqrt(t_k)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 from scipy import optimize, special
 
 from champion.errors import InvalidArgument
 from champion.stats._checks import check_alpha, check_alternative, check_power
+from champion.stats._gsd_grid import GRID_R, solve_upper_boundaries, walk
 from champion.stats._normal import normal_p_value, z_quantile
 from champion.stats.results import Status
 
@@ -38,9 +42,7 @@ __all__ = [
 ]
 
 SPENDING_FUNCTIONS = ("obrien-fleming", "pocock")
-_GRID_R = 24  # grid density of Jennison & Turnbull (2000, §19.2); gsDesign uses 18
-_Z_MAX = 40.0  # beyond this a boundary spends < 1e-300: treated as no boundary (inf)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_DESIGNS_MAX = 4096  # cached designs; the oldest goes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +104,9 @@ def _check_fractions(information_fractions: object) -> tuple[float, ...]:
         t = np.asarray(information_fractions, dtype=float)
     except (TypeError, ValueError):
         raise InvalidArgument("information_fractions", information_fractions, rule) from None
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)):
+    if t.ndim != 1 or t.size == 0 or not np.isfinite(t).all():
         raise InvalidArgument("information_fractions", information_fractions, rule)
-    if t[0] <= 0 or t[-1] > 1 or np.any(np.diff(t) <= 0):
+    if t[0] <= 0 or t[-1] > 1 or (t[1:] <= t[:-1]).any():
         raise InvalidArgument("information_fractions", t.tolist(), rule)
     return tuple(t.tolist())
 
@@ -131,89 +133,27 @@ def spending_function(
         raise InvalidArgument(
             "t", np.asarray(t).tolist(), "information fractions must lie in [0, 1]"
         )
-    if spending == "obrien-fleming":
-        safe = np.where(arr > 0, arr, 1.0)
-        out = np.where(arr > 0, 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(safe)), 0.0)
-    else:
-        out = alpha * np.log1p((math.e - 1.0) * arr)
+    out = _spent(arr, alpha, spending)
     return float(out) if out.ndim == 0 else out
 
 
-def _grid(mu: float, lo: float, hi: float, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points and Simpson weights on (lo, hi), dense near the mean ``mu`` (J&T §19.2)."""
-    i = np.arange(1, 6 * r, dtype=float)
-    x = np.where(
-        i < r,
-        mu - 3.0 - 4.0 * np.log(r / i),
-        np.where(
-            i <= 5 * r,
-            mu - 3.0 + 3.0 * (i - r) / (2.0 * r),
-            mu + 3.0 + 4.0 * np.log(r / np.maximum(6 * r - i, 1.0)),
-        ),
-    )
-    x = np.unique(np.clip(x, lo, hi))
-    if x.size < 2:
-        return np.empty(0), np.empty(0)
-    z = np.empty(2 * x.size - 1)
-    z[0::2] = x
-    z[1::2] = 0.5 * (x[:-1] + x[1:])
-    d = np.diff(x) / 6.0
-    w = np.zeros_like(z)
-    w[1::2] = 4.0 * d
-    w[0:-1:2] += d
-    w[2::2] += d
-    return z, w
-
-
-def _phi(x: np.ndarray) -> np.ndarray:
-    return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-
-
-def _walk(
-    t: Sequence[float], drift: float, r: int, bounds_for: Callable
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Carry the density of paths still running from look to look (Armitage et al. 1969).
-
-    ``bounds_for(k, exit_up)`` returns the (lower, upper) boundary of look k, given the
-    probability ``exit_up(c)`` of first crossing an upper boundary ``c`` there. The start is
-    a point mass at 0 at information 0, so look 1 needs no special case.
-    """
-    z, h, t_prev = np.zeros(1), np.ones(1), 0.0
-    up, low, upper = np.zeros(len(t)), np.zeros(len(t)), np.zeros(len(t))
-    for k, tk in enumerate(t):
-        s, sd = math.sqrt(tk), math.sqrt(tk - t_prev)
-        mean = z * math.sqrt(t_prev) + drift * (tk - t_prev)  # of the score S_k given Z_{k-1}
-        lo, upper[k] = bounds_for(k, partial(_exit_up, h=h, mean=mean, s=s, sd=sd))
-        up[k] = _exit_up(upper[k], h, mean, s, sd)
-        low[k] = float(h @ special.ndtr((lo * s - mean) / sd))
-        if k < len(t) - 1:
-            znew, w = _grid(drift * s, lo, upper[k], r)
-            h = w * (_phi((znew[:, None] * s - mean[None, :]) / sd) @ h) * (s / sd)
-            z, t_prev = znew, tk
-    return up, low, upper
-
-
-def _exit_up(c: float, h: np.ndarray, mean: np.ndarray, s: float, sd: float) -> float:
-    return float(h @ special.ndtr((mean - c * s) / sd))
+def _spent(t: np.ndarray, alpha: float, spending: str) -> np.ndarray:
+    """The spending function on checked arguments."""
+    if spending == "obrien-fleming":
+        if (t > 0).all():  # the usual case; the same numbers as the general one below
+            return 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(t))
+        safe = np.where(t > 0, t, 1.0)
+        return np.where(t > 0, 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(safe)), 0.0)
+    return alpha * np.log1p((math.e - 1.0) * t)
 
 
 def _solve_boundaries(
     t: tuple[float, ...], side_alpha: float, spending: str, two_sided: bool, r: int
 ) -> tuple[float, ...]:
     """Upper boundaries whose null crossing probabilities equal the spending increments."""
-    spent = np.asarray(spending_function(np.asarray(t), alpha=side_alpha, spending=spending))
-    increments = np.diff(np.concatenate([[0.0], spent]))
-
-    def bounds_for(k: int, exit_up: Callable[[float], float]) -> tuple[float, float]:
-        target = increments[k]
-        if target <= 1e-300 or exit_up(_Z_MAX) >= target:
-            b = math.inf  # nothing to spend at this look
-        else:
-            lo = 0.0 if two_sided else -_Z_MAX
-            b = optimize.brentq(lambda c: exit_up(c) - target, lo, _Z_MAX, xtol=1e-12, rtol=1e-14)
-        return (-b if two_sided else -math.inf), b
-
-    return tuple(_walk(t, 0.0, r, bounds_for)[2].tolist())
+    increments = _spent(np.asarray(t), side_alpha, spending)
+    increments[1:] -= increments[:-1].copy()
+    return tuple(solve_upper_boundaries(increments, t, two_sided, r).tolist())
 
 
 @lru_cache(maxsize=1024)
@@ -221,7 +161,73 @@ def _boundaries_cached(
     t: tuple[float, ...], alpha: float, spending: str, alternative: str
 ) -> tuple[float, ...]:
     two_sided = alternative == "two-sided"
-    return _solve_boundaries(t, alpha / 2 if two_sided else alpha, spending, two_sided, _GRID_R)
+    return _solve_boundaries(t, alpha / 2 if two_sided else alpha, spending, two_sided, GRID_R)
+
+
+@dataclass(frozen=True, slots=True)
+class _Design:
+    """A solved design: per look its fraction, boundary, error spent and nominal level."""
+
+    fractions: tuple[float, ...]
+    boundaries: tuple[float, ...]
+    alpha_spent: tuple[float, ...]
+    nominal_alpha: tuple[float, ...]
+
+
+_designs: dict[tuple, _Design] = {}  # keyed on the arguments as given; written under the lock
+_designs_lock = threading.Lock()
+
+
+def _cached_design(
+    information_fractions: object, alpha: float, spending: str, alternative: str
+) -> tuple[tuple | None, _Design | None]:
+    """The key of these arguments as given (None if they cannot be one) and its design."""
+    try:
+        key = (tuple(information_fractions), alpha, spending, alternative)  # type: ignore[arg-type]
+        return key, _designs.get(key)
+    except TypeError:  # not iterable or not hashable: refused by the checks that follow
+        return None, None
+
+
+def _solve_design(
+    key: tuple | None, t: tuple[float, ...], alpha: float, spending: str, alternative: str
+) -> _Design:
+    """Check the other arguments, solve the design and cache it under ``key``."""
+    alpha = check_alpha(alpha)
+    _check_spending(spending)
+    check_alternative(alternative)
+    side = "larger" if alternative == "smaller" else alternative
+    bounds = np.array(_boundaries_cached(t, alpha, spending, side))
+    if alternative == "smaller":
+        bounds = -bounds
+    sides = 2.0 if alternative == "two-sided" else 1.0
+    spent = sides * _spent(np.asarray(t), alpha / sides, spending)
+    nominal = sides * special.ndtr(-np.abs(bounds))
+    design = _Design(t, tuple(bounds.tolist()), tuple(spent.tolist()), tuple(nominal.tolist()))
+    if key is not None:
+        with _designs_lock:
+            if len(_designs) >= _DESIGNS_MAX:
+                del _designs[next(iter(_designs))]
+            _designs[key] = design
+    return design
+
+
+def _design(
+    information_fractions: Sequence[float], alpha: float, spending: str, alternative: str
+) -> _Design:
+    key, design = _cached_design(information_fractions, alpha, spending, alternative)
+    if design is None:
+        t = _check_fractions(information_fractions)
+        design = _solve_design(key, t, alpha, spending, alternative)
+    return design
+
+
+def _clear_caches() -> None:
+    """Forget every solved design (tests compare cached results with fresh ones)."""
+    with _designs_lock:
+        _designs.clear()
+    _boundaries_cached.cache_clear()
+    _inflation_cached.cache_clear()
 
 
 def sequential_boundaries(
@@ -243,13 +249,7 @@ def sequential_boundaries(
     >>> sequential_boundaries([0.2, 0.4, 0.6, 0.8, 1.0]).round(3)
     array([4.877, 3.357, 2.68 , 2.29 , 2.031])
     """
-    t = _check_fractions(information_fractions)
-    alpha = check_alpha(alpha)
-    _check_spending(spending)
-    check_alternative(alternative)
-    side = "larger" if alternative == "smaller" else alternative
-    bounds = np.array(_boundaries_cached(t, alpha, spending, side))
-    return -bounds if alternative == "smaller" else bounds
+    return np.array(_design(information_fractions, alpha, spending, alternative).boundaries)
 
 
 def crossing_probabilities(
@@ -282,11 +282,11 @@ def crossing_probabilities(
     if alternative == "two-sided":
         if np.any(b <= 0):
             raise InvalidArgument("boundaries", b.tolist(), "two-sided boundaries must be > 0")
-        up, low, _ = _walk(t, drift, _GRID_R, lambda k, _: (-b[k], b[k]))
+        up, low, _ = walk(t, drift, GRID_R, lambda k, _: (-b[k], b[k]))
     elif alternative == "larger":
-        up, low, _ = _walk(t, drift, _GRID_R, lambda k, _: (-math.inf, b[k]))
+        up, low, _ = walk(t, drift, GRID_R, lambda k, _: (-math.inf, b[k]))
     else:  # mirror: the lower boundary of Z is the upper boundary of -Z
-        low, up, _ = _walk(t, -drift, _GRID_R, lambda k, _: (-math.inf, -b[k]))
+        low, up, _ = walk(t, -drift, GRID_R, lambda k, _: (-math.inf, -b[k]))
     return CrossingProbabilities(upper=up, lower=low)
 
 
@@ -368,6 +368,11 @@ def sequential_inflation(
     return _inflation_cached(t, alpha, power, spending, key)
 
 
+def _check_look(look: int, looks: int) -> None:
+    if not isinstance(look, int | np.integer) or isinstance(look, bool) or not 1 <= look <= looks:
+        raise InvalidArgument("look", look, f"must be an integer look number in 1..{looks}")
+
+
 def sequential_decision(
     z: float,
     look: int,
@@ -386,14 +391,14 @@ def sequential_decision(
     >>> round(d.boundary, 3), d.crossed, round(d.nominal_alpha, 4)
     (2.68, False, 0.0074)
     """
-    t = _check_fractions(information_fractions)
-    if not isinstance(look, int | np.integer) or isinstance(look, bool) or not 1 <= look <= len(t):
-        raise InvalidArgument("look", look, f"must be an integer look number in 1..{len(t)}")
-    b = float(
-        sequential_boundaries(t, alpha=alpha, spending=spending, alternative=alternative)[look - 1]
-    )
-    sides = 2.0 if alternative == "two-sided" else 1.0
-    spent = sides * float(spending_function(t[look - 1], alpha=alpha / sides, spending=spending))
+    key, design = _cached_design(information_fractions, alpha, spending, alternative)
+    if design is None:
+        t = _check_fractions(information_fractions)
+        _check_look(look, len(t))
+        design = _solve_design(key, t, alpha, spending, alternative)
+    else:
+        _check_look(look, len(design.fractions))
+    b = design.boundaries[look - 1]
     z = float(z)
     if alternative == "two-sided":
         crossed, direction = abs(z) >= b, ("larger" if z > 0 else "smaller")
@@ -402,12 +407,12 @@ def sequential_decision(
     return SequentialDecision(
         z=z,
         look=int(look),
-        information_fraction=t[look - 1],
+        information_fraction=design.fractions[look - 1],
         boundary=b,
         crossed=bool(crossed),  # NaN compares False: an unavailable z never crosses
         direction=direction if crossed else "none",
-        alpha_spent=spent,
-        nominal_alpha=sides * float(special.ndtr(-abs(b))),
+        alpha_spent=design.alpha_spent[look - 1],
+        nominal_alpha=design.nominal_alpha[look - 1],
         p_value=normal_p_value(z, alternative),
         alternative=alternative,
         status=Status.TOO_FEW if math.isnan(z) else Status.OK,
