@@ -8,6 +8,8 @@ from champion.errors import InvalidArgument
 from champion.registry.allocation import (
     champion_only,
     check_shares,
+    layout_check,
+    no_layout_check,
     ramped,
     spec_allocation,
     stage_for,
@@ -86,3 +88,21 @@ def test_stage_is_the_index_of_the_matching_rollout_percentage(make_spec):
 def test_check_shares_refuses_bad_allocations(allocation, message):
     with pytest.raises(InvalidArgument, match=message):
         check_shares(allocation)
+
+
+def test_layout_check_refuses_an_overflow_into_an_occupied_sector(make_spec):
+    # Three challengers own thirds of the buckets; b at 50% spills 16.67% into the end of
+    # c's third, where c already holds 20% from the start: the units would have to move.
+    spec = make_spec(challengers=("b", "c", "d"))
+    old = {"champ": 0.55, "b": 0.2, "c": 0.2, "d": 0.05}
+    new, _ = ramped(spec, old, 50, challenger="b")
+    with pytest.raises(InvalidArgument, match=r"lower c to 16\.66% or less first"):
+        layout_check(spec, old, new)
+
+
+def test_layout_check_accepts_what_the_layout_can_build(make_spec):
+    spec = make_spec(challengers=("b", "c"))
+    old = {"champ": 0.5, "b": 0.05, "c": 0.45}
+    new, _ = ramped(spec, old, 55, challenger="b")  # spills into c's half, which has room
+    layout_check(spec, old, new)
+    assert no_layout_check(spec, old, {"x": 2.0}) is None

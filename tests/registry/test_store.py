@@ -252,3 +252,15 @@ def test_a_stored_spec_edited_into_nonsense_reports_every_problem(tmp_path, spec
         engine.dispose()
         with pytest.raises(SpecError, match=r"registry:fraud-detector-v2: \d+ problem"):
             registry.spec(spec.name)
+
+
+def test_ramp_refuses_an_allocation_the_assignment_layout_cannot_build(sqlite_registry, make_spec):
+    registry = sqlite_registry
+    spec = make_spec(challengers=("b", "c", "d"))
+    registry.create(spec)
+    registry.start(spec.name)
+    registry.ramp(spec.name, 20, challenger="c")
+    with pytest.raises(InvalidArgument, match=r"cannot give b 50\.00%: beyond its own sector"):
+        registry.ramp(spec.name, 50, challenger="b")
+    assert registry.get(spec.name).version == 3
+    assert registry.ramp(spec.name, 46, challenger="b").allocation["b"] == 0.46

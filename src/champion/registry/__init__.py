@@ -12,7 +12,7 @@ from champion.errors import (
     RegistryUnavailable,
     StaleVersion,
 )
-from champion.registry.allocation import AllocationCheck, no_layout_check
+from champion.registry.allocation import AllocationCheck, layout_check, no_layout_check
 from champion.registry.connection import DEFAULT_URL, ENV_VAR, redact, resolve_url
 from champion.registry.lifecycle import (
     ACTIONS,
@@ -46,6 +46,7 @@ __all__ = [
     "allowed_actions",
     "check_action",
     "default_actor",
+    "layout_check",
     "no_layout_check",
     "redact",
     "resolve_url",

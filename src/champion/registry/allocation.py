@@ -17,6 +17,7 @@ __all__ = [
     "AllocationCheck",
     "champion_only",
     "check_shares",
+    "layout_check",
     "no_layout_check",
     "ramped",
     "spec_allocation",
@@ -94,11 +95,21 @@ def ramped(
     return allocation, name
 
 
-def no_layout_check(spec: Experiment, old: Mapping[str, float], new: Mapping[str, float]) -> None:
-    """Default hook for the assignment layout's check; accepts every valid allocation.
+def layout_check(spec: Experiment, old: Mapping[str, float], new: Mapping[str, float]) -> None:
+    """Refuse an allocation that champion.assign's bucket layout cannot represent.
 
-    Replace it (``Registry(allocation_check=...)``) with a function that raises when the
-    assignment layout cannot move from ``old`` to ``new`` without reassigning units that
-    already saw a variant.
+    In that layout each challenger's buckets depend on its own share alone, so any allocation
+    it can build is reached from ``old`` without moving units between challengers; the
+    allocations it cannot build (an overflow into another challenger's occupied sector) raise
+    InvalidArgument saying which share to lower first.
     """
+    del old  # the layout is a function of the new shares alone
+    # Imported here: champion.assign loads pyarrow, which read-only commands never need.
+    from champion.assign.layout import build_layout
+
+    build_layout(spec.champion, spec.challengers, new)
+
+
+def no_layout_check(spec: Experiment, old: Mapping[str, float], new: Mapping[str, float]) -> None:
+    """A hook that accepts every allocation whose shares are valid (for other assigners)."""
     del spec, old, new

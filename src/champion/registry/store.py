@@ -30,7 +30,7 @@ from champion.registry.allocation import (
     AllocationCheck,
     champion_only,
     check_shares,
-    no_layout_check,
+    layout_check,
     ramped,
     spec_allocation,
     stage_for,
@@ -131,7 +131,7 @@ class Registry:
             raise InvalidArgument("busy_timeout", busy_timeout, "seconds, above 0")
         self._engine, self.url = open_engine(url, busy_timeout=float(busy_timeout))
         self._writer = self._engine.execution_options(**{WRITE: True})
-        self._check = allocation_check or no_layout_check
+        self._check = allocation_check or layout_check
         try:
             ensure_schema(self._writer, self.url)
         except BaseException:
