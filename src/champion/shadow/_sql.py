@@ -11,9 +11,11 @@ __all__ = [
     "DECILES",
     "DECISION_MACROS",
     "PAIRS_TABLE",
+    "SERVED_DUPLICATES",
     "SERVED_IN_RANGE",
     "SERVED_SUMMARY",
     "SERVED_TABLE",
+    "SERVED_TABLE_PLAIN",
     "SHADOW_SUMMARY",
     "TIMEOUT_PATTERNS",
     "literal",
@@ -33,21 +35,25 @@ TIMEOUT_PATTERNS = ("timeout", "timed out", "did not answer within")
 # Pairs agree when both sides have a decision of the same kind with the same value.
 DECISION_MACROS = (
     "CREATE OR REPLACE TEMP MACRO shadow_vector(p) AS TRY_CAST(json(p) AS DOUBLE[])",
+    # the JSON type of a prediction, 'TEXT' when it is not JSON, NULL when there is none
+    """CREATE OR REPLACE TEMP MACRO shadow_type(p) AS
+       CASE WHEN json_valid(p) THEN json_type(p) WHEN p IS NOT NULL THEN 'TEXT' END""",
     """CREATE OR REPLACE TEMP MACRO shadow_threshold(s) AS
        CASE WHEN s BETWEEN 0 AND 1
             THEN {'kind': 'score', 'value': CASE WHEN s >= 0.5 THEN '1' ELSE '0' END} END""",
-    """CREATE OR REPLACE TEMP MACRO shadow_decision(p, s) AS CASE
-       WHEN p IS NULL THEN shadow_threshold(s)
-       WHEN NOT json_valid(p) THEN {'kind': 'label', 'value': to_json(p)::VARCHAR}
-       WHEN json_type(p) = 'ARRAY' AND len(shadow_vector(p)) >= 3
+    # p: prediction text, s: score, t: shadow_type(p), computed once per row
+    """CREATE OR REPLACE TEMP MACRO shadow_decision(p, s, t) AS CASE
+       WHEN t IS NULL OR t IN ('DOUBLE', 'NULL') THEN shadow_threshold(s)
+       WHEN t = 'TEXT' THEN {'kind': 'label', 'value': to_json(p)::VARCHAR}
+       WHEN t = 'ARRAY' AND len(shadow_vector(p)) >= 3
             AND list_count(shadow_vector(p)) = len(shadow_vector(p))
             THEN {'kind': 'argmax', 'value': CAST(
                 list_position(shadow_vector(p), list_max(shadow_vector(p))) - 1 AS VARCHAR)}
-       WHEN json_type(p) = 'OBJECT' AND json_exists(p, '$.label')
+       WHEN t = 'OBJECT' AND json_exists(p, '$.label')
             THEN {'kind': 'label', 'value': json(json_extract(p, '$.label'))::VARCHAR}
-       WHEN json_type(p) = 'OBJECT' AND json_exists(p, '$.class')
+       WHEN t = 'OBJECT' AND json_exists(p, '$.class')
             THEN {'kind': 'label', 'value': json(json_extract(p, '$.class'))::VARCHAR}
-       WHEN json_type(p) IN ('OBJECT', 'ARRAY', 'DOUBLE', 'NULL') THEN shadow_threshold(s)
+       WHEN t IN ('OBJECT', 'ARRAY') THEN shadow_threshold(s)
        ELSE {'kind': 'label', 'value': json(p)::VARCHAR}
     END""",
 )
@@ -61,6 +67,14 @@ def _timeout_sql(column: str) -> str:
     return " OR ".join(f"lower({column}) LIKE {literal('%' + p + '%')}" for p in TIMEOUT_PATTERNS)
 
 
+# A request_id logged twice (a retry) keeps its first exposure; the plain copy is for the
+# usual log without duplicates, where it costs a fifth of the deduplication.
+SERVED_DUPLICATES = "SELECT count(request_id) - count(DISTINCT request_id) FROM exposures_x"
+SERVED_TABLE_PLAIN = """
+CREATE TEMP TABLE served AS
+SELECT request_id, ts, prediction, score, latency_ms, error
+FROM exposures_x WHERE request_id IS NOT NULL
+"""
 SERVED_TABLE = """
 CREATE TEMP TABLE served AS
 SELECT request_id, UNNEST(first) FROM (
@@ -81,19 +95,23 @@ WITH joined AS (
     SELECT *, s_error IS NOT NULL AS s_err, matched AND e_error IS NOT NULL AS e_err,
            matched AND s_error IS NULL AND e_error IS NULL AS answered
     FROM joined
+), typed AS (
+    SELECT *, CASE WHEN answered THEN shadow_type(s_pred) END AS s_type,
+           CASE WHEN answered THEN shadow_type(e_pred) END AS e_type
+    FROM flagged
 )
 SELECT model, ts, request_id, matched, e_ts, s_lat, e_lat, s_err, e_err, answered,
        coalesce(s_err AND ({timeouts}), false) AS s_timeout,
        CASE WHEN answered THEN s_score END AS s_score,
        CASE WHEN answered THEN e_score END AS e_score,
        CASE WHEN answered THEN abs(s_score - e_score) END AS diff,
-       CASE WHEN answered THEN shadow_decision(s_pred, s_score) END AS s_dec,
-       CASE WHEN answered THEN shadow_decision(e_pred, e_score) END AS e_dec
-FROM flagged
+       CASE WHEN answered THEN shadow_decision(s_pred, s_score, s_type) END AS s_dec,
+       CASE WHEN answered THEN shadow_decision(e_pred, e_score, e_type) END AS e_dec
+FROM typed
 """.format(timeouts=_timeout_sql("s_error"))
 
 SERVED_SUMMARY = """
-SELECT count(*), count(request_id), count(DISTINCT request_id),
+SELECT count(*), count(request_id), (SELECT count(*) FROM served),
        count(*) FILTER (WHERE error IS NOT NULL),
        count(latency_ms), avg(latency_ms), quantile_cont(latency_ms, [0.5, 0.95, 0.99]),
        max(latency_ms), epoch_us(min(ts)), epoch_us(max(ts))

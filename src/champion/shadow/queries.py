@@ -27,9 +27,11 @@ from champion.shadow._sql import (
     DECILES,
     DECISION_MACROS,
     PAIRS_TABLE,
+    SERVED_DUPLICATES,
     SERVED_IN_RANGE,
     SERVED_SUMMARY,
     SERVED_TABLE,
+    SERVED_TABLE_PLAIN,
     SHADOW_SUMMARY,
     literal,
 )
@@ -294,7 +296,8 @@ def open_shadow_events(events: str | os.PathLike[str], experiment: str) -> Shado
             con.execute(macro)
         con.execute(f"CREATE TEMP VIEW exposures_x AS {_filtered(root, 'exposures', experiment)}")
         con.execute(f"CREATE TEMP VIEW shadow_x AS {_filtered(root, 'shadow', experiment)}")
-        con.execute(SERVED_TABLE)
+        duplicates = con.sql(SERVED_DUPLICATES).fetchall()[0][0]
+        con.execute(SERVED_TABLE if duplicates else SERVED_TABLE_PLAIN)
         con.execute(PAIRS_TABLE)
         rows = con.sql("SELECT count(*) FROM pairs").fetchall()[0][0]
     except BaseException:
