@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +58,29 @@ def test_assignment_is_a_real_frozen_dataclass():
     assert got == same
     assert hash(got) == hash(same)
     assert dataclasses.replace(got, variant="zz").variant == "zz"
+
+
+@pytest.mark.parametrize(
+    ("unit_id", "kwargs", "reason"),
+    [
+        ("user-1", {}, "hash"),
+        ("qa-1", {"overrides": {"qa-1": "b"}}, "override"),
+        ("user-1", {"holdout": {"share": 0.9999, "salt": "global"}}, "holdout"),
+    ],
+)
+def test_assignment_from_either_path_behaves_like_a_constructed_one(unit_id, kwargs, reason):
+    got = plain(version=3, **kwargs).assign(unit_id)
+    assert got.reason == reason
+    same = Assignment(**{f.name: getattr(got, f.name) for f in dataclasses.fields(Assignment)})
+    assert type(got) is Assignment
+    assert got == same
+    assert hash(got) == hash(same)
+    assert repr(got) == repr(same)
+    for twin in (pickle.loads(pickle.dumps(got)), copy.copy(got), copy.deepcopy(got)):
+        assert type(twin) is Assignment
+        assert twin == got
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del got.bucket
 
 
 def test_to_dict_gives_the_cli_fields():

@@ -37,6 +37,14 @@ def test_fmix32_matches_murmur3_empty_key_vectors(seed, expected):
     assert ref_fmix32(seed) == expected
 
 
+def test_fmix32_equals_the_python_reference_on_random_words():
+    # fmix32 runs in C (MurmurHash3 of the empty key); the reference spells out the steps.
+    rng = np.random.default_rng(7)
+    words = [0, 1, 2**16 - 1, 2**16, 2**31 - 1, 2**31, 2**32 - 1]
+    words += rng.integers(0, 2**32, size=20_000, dtype=np.uint64).tolist()
+    assert [fmix32(w) for w in words] == [ref_fmix32(w) for w in words]
+
+
 def test_hash32_is_fmix_of_fnv_over_salt_colon_id():
     assert hash32("s", "u") == ref_fmix32(ref_fnv1a_32(b"s:u"))
 

@@ -2,8 +2,8 @@
 
 Rules apply in this order: overrides, targeting, the global holdout, the layer, the hash.
 Everything a call needs is computed once in the constructor (the bucket -> variant table,
-the hash prefixes, the compiled targeting), so a plain call is one C hash, a few integer
-operations, a table lookup and one small object.
+the hash prefixes, the compiled targeting), so a plain call is two C hashes (FNV-1a over the
+key, MurmurHash3's finaliser), a table lookup and one small object.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from fnv_hash_fast import fnv1a_32
 from pydantic import ValidationError
 
 from champion.assign._ids import as_string_array
-from champion.assign.hashing import BUCKETS, HASH_VERSION, bucket, buckets
+from champion.assign.hashing import BUCKETS, HASH_VERSION, _murmur3_32, bucket, buckets
 from champion.assign.layout import Layout, build_layout, share_to_buckets
-from champion.assign.result import Assignment, _Draft
+from champion.assign.result import Assignment, make_assignment
 from champion.assign.targeting import Targeting, pydantic_problems
 from champion.assign.units import UNITS, pick_unit_id
 from champion.errors import InvalidArgument
 from champion.spec.models import Experiment, Holdout, Layer
 
 __all__ = ["Assigner"]
-
-_M = 0xFFFFFFFF
 
 
 def _as_model(model: type[Holdout] | type[Layer], value: object, name: str) -> Any:
@@ -238,15 +236,12 @@ probability=0.95, hash_version=1, allocation_version=None)
         except (TypeError, UnicodeEncodeError):
             bucket(self.salt, unit_id)  # raises InvalidArgument naming unit_id
             raise
-        # fmix32, spelled out: a call per step would cost more than the arithmetic
-        h = ((h ^ (h >> 16)) * 0x85EBCA6B) & _M
-        h = ((h ^ (h >> 13)) * 0xC2B2AE35) & _M
-        b = (h ^ (h >> 16)) % BUCKETS
+        b = _murmur3_32(b"", h) % BUCKETS  # fmix32(h), without fmix32's own call
         if self._plain:
             variant, probability = self._by_bucket[b]
-            draft: Any = _Draft(unit_id, variant, b, "hash", True, probability, 1, self._version)
-            draft.__class__ = Assignment
-            return draft
+            return make_assignment(
+                unit_id, variant, b, "hash", True, probability, HASH_VERSION, self._version
+            )
         return self._assign_ruled(unit_id, attributes, b)
 
     def variant(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> str:
@@ -258,9 +253,7 @@ probability=0.95, hash_version=1, allocation_version=None)
         except (TypeError, UnicodeEncodeError):
             bucket(self.salt, unit_id)
             raise
-        h = ((h ^ (h >> 16)) * 0x85EBCA6B) & _M
-        h = ((h ^ (h >> 13)) * 0xC2B2AE35) & _M
-        return self._by_bucket[(h ^ (h >> 16)) % BUCKETS][0]
+        return self._by_bucket[_murmur3_32(b"", h) % BUCKETS][0]
 
     def _assign_ruled(
         self, unit_id: str, attributes: Mapping[str, Any] | None, b: int
@@ -281,11 +274,9 @@ probability=0.95, hash_version=1, allocation_version=None)
         else:
             variant, probability = self._by_bucket[b]
             reason, exposed = "hash", True
-        draft: Any = _Draft(
+        return make_assignment(
             unit_id, variant, b, reason, exposed, probability, HASH_VERSION, self._version
         )
-        draft.__class__ = Assignment
-        return draft
 
     def assign_request(
         self,
@@ -344,7 +335,4 @@ probability=0.95, hash_version=1, allocation_version=None)
 
 
 def _bucket(prefix: str, unit_id: str) -> int:
-    h = fnv1a_32((prefix + unit_id).encode())
-    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & _M
-    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & _M
-    return (h ^ (h >> 16)) % BUCKETS
+    return _murmur3_32(b"", fnv1a_32((prefix + unit_id).encode())) % BUCKETS

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import mmh3
 import numpy as np
 from fnv_hash_fast import fnv1a_32
 
@@ -52,14 +53,20 @@ def fnv1a_state(data: bytes, state: int = FNV_OFFSET_BASIS) -> int:
 def fmix32(h: int) -> int:
     """MurmurHash3's 32-bit finaliser (avalanche: every input bit flips ~half the output bits).
 
+    ``h`` is an unsigned 32-bit int. MurmurHash3_x86_32 of the empty key with seed ``h`` is
+    exactly ``fmix32(h)`` (no blocks and no tail to mix, length 0), so the C ``mmh3`` package
+    computes it in one call instead of five steps on Python integers, each a new int object
+    (``_fmix32_array`` spells the steps out). Tests hold it to a from-scratch version.
+
     >>> hex(fmix32(1))  # MurmurHash3_x86_32 of the empty key with seed 1 is fmix32(1)
     '0x514e28b7'
     """
-    h ^= h >> 16
-    h = (h * _C1) & _MASK
-    h ^= h >> 13
-    h = (h * _C2) & _MASK
-    return h ^ (h >> 16)
+    return _murmur3_32(b"", h)
+
+
+# MurmurHash3_x86_32(key, seed) as an unsigned int; with key b"" it is fmix32(seed). The
+# assigner calls it directly: a Python wrapper's call costs as much as the C hash.
+_murmur3_32 = mmh3.mmh3_32_uintdigest
 
 
 def _check_salt(salt: object) -> str:
