@@ -178,48 +178,51 @@ _designs: dict[tuple, _Design] = {}  # keyed on the arguments as given; written 
 _designs_lock = threading.Lock()
 
 
-def _cached_design(
-    information_fractions: object, alpha: float, spending: str, alternative: str
-) -> tuple[tuple | None, _Design | None]:
-    """The key of these arguments as given (None if they cannot be one) and its design."""
-    try:
-        key = (tuple(information_fractions), alpha, spending, alternative)  # type: ignore[arg-type]
-        return key, _designs.get(key)
-    except TypeError:  # not iterable or not hashable: refused by the checks that follow
-        return None, None
-
-
-def _solve_design(
-    key: tuple | None, t: tuple[float, ...], alpha: float, spending: str, alternative: str
-) -> _Design:
-    """Check the other arguments, solve the design and cache it under ``key``."""
-    alpha = check_alpha(alpha)
-    _check_spending(spending)
-    check_alternative(alternative)
-    side = "larger" if alternative == "smaller" else alternative
-    bounds = np.array(_boundaries_cached(t, alpha, spending, side))
-    if alternative == "smaller":
-        bounds = -bounds
-    sides = 2.0 if alternative == "two-sided" else 1.0
-    spent = sides * _spent(np.asarray(t), alpha / sides, spending)
-    nominal = sides * special.ndtr(-np.abs(bounds))
-    design = _Design(t, tuple(bounds.tolist()), tuple(spent.tolist()), tuple(nominal.tolist()))
-    if key is not None:
-        with _designs_lock:
-            if len(_designs) >= _DESIGNS_MAX:
-                del _designs[next(iter(_designs))]
-            _designs[key] = design
-    return design
-
-
 def _design(
-    information_fractions: Sequence[float], alpha: float, spending: str, alternative: str
+    information_fractions: Sequence[float],
+    alpha: float,
+    spending: str,
+    alternative: str,
+    look: int | None = None,
 ) -> _Design:
-    key, design = _cached_design(information_fractions, alpha, spending, alternative)
+    """The solved design for these arguments, from the cache when they were seen before.
+
+    The cache is keyed on the arguments as given, so a hit needs no checks; a miss checks
+    everything (``look`` too, in the order callers have always seen) before solving.
+    """
+    try:
+        key: tuple | None = (tuple(information_fractions), alpha, spending, alternative)
+        design = _designs.get(key)
+    except TypeError:  # not iterable or not hashable: refused by the checks below
+        key = design = None
     if design is None:
         t = _check_fractions(information_fractions)
-        design = _solve_design(key, t, alpha, spending, alternative)
+        if look is not None:
+            _check_look(look, len(t))
+        alpha = check_alpha(alpha)
+        _check_spending(spending)
+        check_alternative(alternative)
+        side = "larger" if alternative == "smaller" else alternative
+        bounds = np.array(_boundaries_cached(t, alpha, spending, side))
+        if alternative == "smaller":
+            bounds = -bounds
+        sides = 2.0 if alternative == "two-sided" else 1.0
+        spent = sides * _spent(np.asarray(t), alpha / sides, spending)
+        nominal = sides * special.ndtr(-np.abs(bounds))
+        design = _Design(t, tuple(bounds.tolist()), tuple(spent.tolist()), tuple(nominal.tolist()))
+        if key is not None:
+            with _designs_lock:
+                if len(_designs) >= _DESIGNS_MAX:
+                    del _designs[next(iter(_designs))]
+                _designs[key] = design
+    if look is not None:
+        _check_look(look, len(design.fractions))
     return design
+
+
+def _check_look(look: int, looks: int) -> None:
+    if not isinstance(look, int | np.integer) or isinstance(look, bool) or not 1 <= look <= looks:
+        raise InvalidArgument("look", look, f"must be an integer look number in 1..{looks}")
 
 
 def _clear_caches() -> None:
@@ -368,11 +371,6 @@ def sequential_inflation(
     return _inflation_cached(t, alpha, power, spending, key)
 
 
-def _check_look(look: int, looks: int) -> None:
-    if not isinstance(look, int | np.integer) or isinstance(look, bool) or not 1 <= look <= looks:
-        raise InvalidArgument("look", look, f"must be an integer look number in 1..{looks}")
-
-
 def sequential_decision(
     z: float,
     look: int,
@@ -391,13 +389,7 @@ def sequential_decision(
     >>> round(d.boundary, 3), d.crossed, round(d.nominal_alpha, 4)
     (2.68, False, 0.0074)
     """
-    key, design = _cached_design(information_fractions, alpha, spending, alternative)
-    if design is None:
-        t = _check_fractions(information_fractions)
-        _check_look(look, len(t))
-        design = _solve_design(key, t, alpha, spending, alternative)
-    else:
-        _check_look(look, len(design.fractions))
+    design = _design(information_fractions, alpha, spending, alternative, look)
     b = design.boundaries[look - 1]
     z = float(z)
     if alternative == "two-sided":
