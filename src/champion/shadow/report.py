@@ -134,7 +134,9 @@ def _span(lo: float, hi: float) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
 
 
-def _histograms(events: ShadowEvents, agg: ShadowAggregates, threshold: float) -> dict:
+def _histograms(
+    events: ShadowEvents, agg: ShadowAggregates, threshold: float
+) -> dict[str, Histogram]:
     model, k = agg.model, HISTOGRAM_BINS
     out: dict[str, Histogram] = {}
     if agg.n_diff:
