@@ -105,6 +105,11 @@ def test_a_slow_shadow_never_delays_the_answer_and_is_cut_at_its_timeout(
         assert stats["submitted"] == 4  # the bound
         assert stats["dropped"] == 16
         assert wait_until(lambda: router.shadow_stats["timeouts"] == 4, 2.0)
+        # The timed-out calls still hold their threads, so the bound still holds.
+        for i in range(10):
+            router.predict("checkout", f"later-{i}", {"amount": 1.0})
+        assert router.shadow_stats["submitted"] == 4
+        assert router.shadow_stats["dropped"] == 26
     rows = _shadow_rows(root)
     assert len(rows) == 4
     assert all(r[1] == "timeout after 100 ms" and 100 <= r[3] < 1000 for r in rows)

@@ -141,6 +141,15 @@ class ModelAdapter(abc.ABC):
         """Score many rows; frameworks override this to score them in one call."""
         return [self.predict(row) for row in rows]
 
+    @property
+    def is_async(self) -> bool:
+        """True when ``apredict`` awaits I/O itself instead of running ``predict`` in a thread.
+
+        Callers that must keep slow models off shared threads (the shadow runner) run the
+        others on a pool of their own.
+        """
+        return False
+
     async def apredict(self, features: Mapping[str, Any]) -> Prediction:
         if self.inline:
             return self.predict(features)

@@ -262,6 +262,10 @@ class HttpAdapter(ModelAdapter):
             self._aloop = loop
         return self._aclient
 
+    @property
+    def is_async(self) -> bool:
+        return True
+
     async def apredict(self, features: Mapping[str, Any]) -> Prediction:
         return (await self.apredict_batch([features]))[0]
 

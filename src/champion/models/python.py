@@ -82,6 +82,10 @@ class FunctionAdapter(ModelAdapter):
             raise self._fail(e) from e
         return to_prediction(out)
 
+    @property
+    def is_async(self) -> bool:
+        return self._is_async
+
     async def apredict(self, features: Mapping[str, Any]) -> Prediction:
         if not self._is_async:
             return await super().apredict(features)

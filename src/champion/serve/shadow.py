@@ -44,10 +44,6 @@ class ShadowStats:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
-def _natively_async(adapter: ModelAdapter) -> bool:
-    return type(adapter).apredict is not ModelAdapter.apredict
-
-
 class ShadowRunner:
     """Runs shadow predictions in the background; ``submit`` returns at once."""
 
@@ -107,7 +103,7 @@ class ShadowRunner:
         error: str | None = None
         release_now = True
         try:
-            if _natively_async(adapter):
+            if adapter.is_async:
                 prediction = await asyncio.wait_for(adapter.apredict(features), timeout)
             else:
                 future = self._pool.submit(adapter.predict, features)
