@@ -161,12 +161,12 @@ def test_creating_twice_says_it_exists(db, fraud_spec):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (f"postgresql://ann:pw@127.0.0.1:{_port()}/reg", "Connection refused"),
+        ("postgresql://ann:pw@127.0.0.1:{port}/reg", "Connection refused"),
         ("sqlite:////no/such/dir/reg.db", "folder /no/such/dir does not exist"),
     ],
 )
 def test_unreachable_database_is_one_line_and_exit_2(url, message):
-    result = run("list", db=url, ok=False)
+    result = run("list", db=url.format(port=_port()), ok=False)
     assert result.exit_code == 2
     assert message in result.stderr
     assert ":pw@" not in result.stderr
