@@ -9,6 +9,7 @@ from champion.cli.experiment import experiment_app
 from champion.cli.outcomes import outcomes_app
 from champion.cli.plan import plan
 from champion.cli.serve import serve
+from champion.cli.shadow import shadow_report
 from champion.cli.validate import validate
 
 __all__ = ["app", "main"]
@@ -24,6 +25,7 @@ app.command(name="plan")(plan)
 app.command(name="validate")(validate)
 app.command(name="serve")(serve)
 app.command(name="assign")(assign)
+app.command(name="shadow-report")(shadow_report)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 

@@ -26,6 +26,14 @@ from champion.stats.bayes import (
 )
 from champion.stats.contingency import chi_square, srm
 from champion.stats.cuped import CupedResult, cuped
+from champion.stats.drift import (
+    PSIResult,
+    RateCI,
+    paired_proportion_test,
+    proportion_ci,
+    psi,
+    psi_reading,
+)
 from champion.stats.effect_size import cohens_d, cohens_h
 from champion.stats.frequentist import proportion_test, welch_test
 from champion.stats.multiple import adjust_p_values, bonferroni_alpha, bonferroni_ci, reject
@@ -65,7 +73,9 @@ __all__ = [
     "MSPRTResult",
     "MeanStats",
     "NonInferiorityResult",
+    "PSIResult",
     "ProportionStats",
+    "RateCI",
     "RatioStats",
     "RegretSimulation",
     "SRMResult",
@@ -94,11 +104,15 @@ __all__ = [
     "noninferiority_mean",
     "noninferiority_proportion",
     "optimal_ratio_proportion",
+    "paired_proportion_test",
     "power_mean",
     "power_proportion",
     "prob_best_beta",
     "prob_best_normal",
+    "proportion_ci",
     "proportion_test",
+    "psi",
+    "psi_reading",
     "ratio_test",
     "reject",
     "sample_size_mean",
