@@ -16,13 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from champion.errors import (
     ExperimentExists,
-    ExperimentNotFound,
     InvalidArgument,
     StaleVersion,
 )
@@ -37,16 +35,24 @@ from champion.registry.allocation import (
 )
 from champion.registry.connection import WRITE, open_engine, translate_errors
 from champion.registry.lifecycle import State, check_action
-from champion.registry.records import AuditEntry, Changes, ExperimentState, Snapshot, as_utc
-from champion.registry.schema import GLOBAL_VERSION, audit_log, ensure_schema, experiments, meta
+from champion.registry.records import AuditEntry, Changes, ExperimentState, Snapshot
+from champion.registry.rows import (
+    STATE_COLUMNS,
+    append_log,
+    bump_global_version,
+    not_found,
+    read_global_version,
+    to_entry,
+    to_state,
+    version_of,
+)
+from champion.registry.schema import audit_log, ensure_schema, experiments
 from champion.spec import Experiment, dump_spec
 
 __all__ = ["Registry", "default_actor"]
 
 # Given the current state and its spec, the allocation and stage a change writes.
 Plan = Callable[[ExperimentState, Experiment], tuple[dict[str, float], int | None]]
-
-_SHOWN_NAMES = 5
 
 
 def default_actor() -> str:
@@ -73,37 +79,6 @@ def _expected(version: int | None) -> int | None:
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise InvalidArgument("expected_version", version, "the integer version you read")
     return version
-
-
-# The columns an ExperimentState is built from, in its field order (unpacked by position:
-# a snapshot of 1,000 rows spends most of its Python time here).
-_STATE = tuple(
-    experiments.c[k]
-    for k in ("name", "state", "version", "allocation", "stage", "spec", "updated_at",
-              "updated_by", "seq")
-)  # fmt: skip
-
-
-def _state(row: Any) -> ExperimentState:
-    name, state, version, allocation, stage, spec, updated_at, updated_by, seq = row
-    return ExperimentState(
-        name, State(state), version, allocation, stage, spec, as_utc(updated_at), updated_by, seq
-    )
-
-
-def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        experiment=row.experiment,
-        version=row.version,
-        action=row.action,
-        state=State(row.state),
-        allocation=dict(row.allocation),
-        stage=row.stage,
-        by=row.actor,
-        at=as_utc(row.at),
-        reason=row.reason,
-        seq=row.seq,
-    )
 
 
 class Registry:
@@ -154,10 +129,12 @@ class Registry:
 
     def get(self, name: str) -> ExperimentState:
         with translate_errors(self.url), self._engine.connect() as conn:
-            row = conn.execute(sa.select(*_STATE).where(experiments.c.name == name)).one_or_none()
+            row = conn.execute(
+                sa.select(*STATE_COLUMNS).where(experiments.c.name == name)
+            ).one_or_none()
             if row is None:
-                raise self._not_found(conn, name)
-        return _state(row)
+                raise not_found(conn, name)
+        return to_state(row)
 
     def spec(self, name: str) -> Experiment:
         """The experiment's spec, rebuilt from the YAML stored at creation."""
@@ -172,20 +149,20 @@ class Registry:
                 .order_by(audit_log.c.version)
             ).all()
             if not rows:
-                raise self._not_found(conn, name)
-        return [_entry(r) for r in rows]
+                raise not_found(conn, name)
+        return [to_entry(r) for r in rows]
 
     def snapshot(self) -> Snapshot:
         """Every experiment, in one query; its global version is the newest row's ``seq``."""
         with translate_errors(self.url), self._engine.connect() as conn:
-            rows = conn.execute(sa.select(*_STATE).order_by(experiments.c.name)).all()
-        states = tuple(_state(r) for r in rows)
+            rows = conn.execute(sa.select(*STATE_COLUMNS).order_by(experiments.c.name)).all()
+        states = tuple(to_state(r) for r in rows)
         return Snapshot(max((s.seq for s in states), default=0), states)
 
     def global_version(self) -> int:
         """A number that grows with every change to any experiment: one row, one query."""
         with translate_errors(self.url), self._engine.connect() as conn:
-            return self._global(conn)
+            return read_global_version(conn)
 
     def poll_changes(self, since_version: int) -> Changes:
         """Experiments changed after global version ``since_version`` (0: all of them).
@@ -196,14 +173,14 @@ class Registry:
         if isinstance(since_version, bool) or not isinstance(since_version, int):
             raise InvalidArgument("since_version", since_version, "an integer global version")
         with translate_errors(self.url), self._engine.connect() as conn:
-            now = self._global(conn)
+            now = read_global_version(conn)
             if now == since_version:
                 return Changes(since_version, now, ())
-            query = sa.select(*_STATE).order_by(experiments.c.seq)
+            query = sa.select(*STATE_COLUMNS).order_by(experiments.c.seq)
             if now > since_version:
                 query = query.where(experiments.c.seq > since_version)
             rows = conn.execute(query).all()
-        states = tuple(_state(r) for r in rows)
+        states = tuple(to_state(r) for r in rows)
         newest = max((s.seq for s in states), default=now)
         return Changes(since_version, max(now, newest), states)
 
@@ -249,7 +226,7 @@ class Registry:
                 ).one_or_none()
                 if found is not None:
                     raise ExperimentExists(spec.name, found.state, found.version)
-                seq = self._bump(conn)
+                seq = bump_global_version(conn)
                 conn.execute(
                     sa.insert(experiments).values(
                         name=spec.name, state=State.DRAFT.value, version=1,
@@ -257,8 +234,9 @@ class Registry:
                         updated_at=now, updated_by=actor, seq=seq,
                     )
                 )  # fmt: skip
-                self._log(conn, spec.name, 1, seq, "create", State.DRAFT, allocation, None,
-                          actor, now, why)  # fmt: skip
+                append_log(conn, experiment=spec.name, version=1, seq=seq, action="create",
+                           state=State.DRAFT.value, allocation=allocation, stage=None,
+                           actor=actor, at=now, reason=why)  # fmt: skip
         except sa.exc.IntegrityError:  # a concurrent create of the same name won
             current = self.get(spec.name)
             raise ExperimentExists(spec.name, current.state.value, current.version) from None
@@ -340,14 +318,14 @@ class Registry:
             _reason(reason, required=False),
             _expected(expected_version),
         )
-        query = sa.select(*_STATE).where(experiments.c.name == name)
+        query = sa.select(*STATE_COLUMNS).where(experiments.c.name == name)
         if expected is None:  # no version to hold the caller to: lock the row instead
             query = query.with_for_update()
         with translate_errors(self.url), self._writer.begin() as conn:
             row = conn.execute(query).one_or_none()
             if row is None:
-                raise self._not_found(conn, name)
-            current = _state(row)
+                raise not_found(conn, name)
+            current = to_state(row)
             if expected is not None and expected != current.version:
                 raise StaleVersion(name, expected, current.version)
             expected = current.version if expected is None else expected
@@ -356,7 +334,7 @@ class Registry:
             allocation, stage = plan(current, spec)
             check_shares(allocation)
             self._check(spec, current.allocation, allocation)
-            now, seq = datetime.now(UTC), self._bump(conn)
+            now, seq = datetime.now(UTC), bump_global_version(conn)
             done = conn.execute(
                 sa.update(experiments)
                 .where(experiments.c.name == name, experiments.c.version == expected)
@@ -364,63 +342,12 @@ class Registry:
                         stage=stage, updated_at=now, updated_by=actor, seq=seq)
             )  # fmt: skip
             if done.rowcount != 1:
-                raise StaleVersion(name, expected, self._version_of(conn, name))
-            self._log(conn, name, expected + 1, seq, action, target, allocation, stage, actor,
-                      now, why)  # fmt: skip
+                raise StaleVersion(name, expected, version_of(conn, name))
+            append_log(conn, experiment=name, version=expected + 1, seq=seq, action=action,
+                       state=target.value, allocation=allocation, stage=stage, actor=actor,
+                       at=now, reason=why)  # fmt: skip
         return ExperimentState(name, target, expected + 1, allocation, stage, current.spec_yaml,
                                now, actor, seq)  # fmt: skip
-
-    @staticmethod
-    def _log(
-        conn: sa.Connection,
-        name: str,
-        version: int,
-        seq: int,
-        action: str,
-        state: State,
-        allocation: dict[str, float],
-        stage: int | None,
-        actor: str,
-        at: datetime,
-        reason: str,
-    ) -> None:
-        conn.execute(
-            sa.insert(audit_log).values(
-                experiment=name, version=version, seq=seq, action=action, state=state.value,
-                allocation=allocation, stage=stage, actor=actor, at=at, reason=reason,
-            )
-        )  # fmt: skip
-
-    @staticmethod
-    def _bump(conn: sa.Connection) -> int:
-        """Next global version; the row stays locked until commit, so commits come in order."""
-        return conn.execute(
-            sa.update(meta)
-            .where(meta.c.key == GLOBAL_VERSION)
-            .values(value=meta.c.value + 1)
-            .returning(meta.c.value)
-        ).scalar_one()
-
-    @staticmethod
-    def _global(conn: sa.Connection) -> int:
-        return conn.execute(
-            sa.select(meta.c.value).where(meta.c.key == GLOBAL_VERSION)
-        ).scalar_one()
-
-    @staticmethod
-    def _version_of(conn: sa.Connection, name: str) -> int:
-        found = conn.execute(
-            sa.select(experiments.c.version).where(experiments.c.name == name)
-        ).scalar_one_or_none()
-        return -1 if found is None else found
-
-    @staticmethod
-    def _not_found(conn: sa.Connection, name: str) -> ExperimentNotFound:
-        names = conn.execute(
-            sa.select(experiments.c.name).order_by(experiments.c.name).limit(_SHOWN_NAMES)
-        ).scalars()
-        total = conn.execute(sa.select(sa.func.count()).select_from(experiments)).scalar_one()
-        return ExperimentNotFound(name, list(names), total)
 
 
 def _all_champion(_current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], None]:
