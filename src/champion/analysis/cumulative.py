@@ -1,0 +1,103 @@
+"""The effect day by day, over the units first exposed so far: novelty shows as a fading lift.
+
+Each point is the comparison over all units first exposed up to that day (cells add), with
+its fixed-horizon CI, the always-valid confidence sequence (which may be read every day) and,
+for the primary metric of a group-sequential design, the boundary of the look reached that
+day, turned into the difference it would take to cross it (``boundary · se``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from champion.analysis.aggregates import MetricAggregates
+from champion.analysis.comparison import compare_cells
+from champion.analysis.progress import Sequential, always_valid_interval, information_fraction
+from champion.spec.models import Metric
+
+__all__ = ["CumulativePoint", "cumulative_series"]
+
+_NAN = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class CumulativePoint:
+    day: date
+    control: float  # the champion's value over the units so far (relative scales divide by it)
+    n_control: float
+    n_treatment: float
+    diff: float
+    diff_ci: tuple[float, float]
+    rel_lift: float
+    rel_lift_ci: tuple[float, float]
+    always_valid_ci: tuple[float, float]
+    information_fraction: float = _NAN
+    look: int = 0
+    boundary_diff: tuple[float, float] = (_NAN, _NAN)  # the difference that crosses (low, high)
+
+
+def _boundary(seq: Sequential, t: float, se: float) -> tuple[int, tuple[float, float]]:
+    look = min(seq.looks, math.floor(t * seq.looks + 1e-9))
+    if look == 0 or math.isnan(se):
+        return look, (_NAN, _NAN)
+    b = seq.boundaries[look - 1]
+    if seq.alternative == "two-sided":
+        return look, (-b * se, b * se)
+    if seq.alternative == "larger":
+        return look, (_NAN, b * se)
+    return look, (b * se, _NAN)  # "smaller": the boundary is negative
+
+
+def cumulative_series(
+    metric: Metric,
+    aggregates: MetricAggregates,
+    champion: str,
+    variant: str,
+    *,
+    alpha: float,
+    alternative: str = "two-sided",
+    sequential: Sequential | None = None,
+) -> list[CumulativePoint]:
+    """One point per day with units of both arms; days before either arm has units are skipped."""
+    covariate = metric.covariate is not None and metric.kind != "ratio"
+    out = []
+    for day, cells in aggregates.cumulative():
+        control, treatment = cells.get(champion), cells.get(variant)
+        if control is None or treatment is None or control.n < 2 or treatment.n < 2:
+            continue
+        c = compare_cells(
+            metric.name,
+            metric.kind,
+            metric.direction,
+            control,
+            treatment,
+            covariate=covariate,
+            alpha=alpha,
+            alternative=alternative,
+            bayes=False,
+        )
+        t, look, crossing = _NAN, 0, (_NAN, _NAN)
+        if sequential is not None:
+            t = information_fraction(
+                c.n_control, c.n_treatment, sequential.planned_control, sequential.planned_treatment
+            )
+            look, crossing = _boundary(sequential, t, c.se)
+        out.append(
+            CumulativePoint(
+                day=day,
+                control=c.test.control,
+                n_control=c.n_control,
+                n_treatment=c.n_treatment,
+                diff=c.test.diff,
+                diff_ci=c.test.diff_ci,
+                rel_lift=c.test.rel_lift,
+                rel_lift_ci=c.test.rel_lift_ci,
+                always_valid_ci=always_valid_interval(c, alpha),
+                information_fraction=t,
+                look=look,
+                boundary_diff=crossing,
+            )
+        )
+    return out

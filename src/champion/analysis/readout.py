@@ -1,0 +1,405 @@
+"""The experiment read-out: health, every metric and challenger, segments, guardrails, decision.
+
+:func:`build_report` turns an :class:`~champion.analysis.aggregates.AnalysisData` (sums
+computed where the data lives) and the experiment's spec into a :class:`Report`; every number
+in it comes from :mod:`champion.stats` applied to those sums. ``Report.to_dict()`` is what
+``champion analyze --json`` prints (shape in docs/analysis.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, MetricAggregates
+from champion.analysis.comparison import NO_OUTCOMES, Comparison, compare_cells, compare_histograms
+from champion.analysis.cumulative import CumulativePoint, cumulative_series
+from champion.analysis.decision import Decision, Evidence, decide
+from champion.analysis.guardrails import BLOCKING, FAIL, GuardrailCheck, check_guardrails
+from champion.analysis.health import HealthReport, check_health
+from champion.analysis.progress import (
+    DEFAULT_MAX_DAYS,
+    Power,
+    Sequential,
+    always_valid_interval,
+    power_status,
+    sequential_status,
+)
+from champion.analysis.segments import SegmentResult, segment_results
+from champion.errors import InvalidArgument
+from champion.registry.records import AuditEntry, ExperimentState
+from champion.spec.design import Design
+from champion.spec.models import DecisionRules, Experiment, Metric
+from champion.stats.multiple import adjust_p_values
+from champion.stats.quantile import QuantileEstimate, histogram_quantile
+
+__all__ = ["ChallengerResult", "MetricResult", "Report", "build_report"]
+
+LATENCY_QUANTILES = (0.5, 0.95, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengerResult:
+    """One challenger on one metric: the comparison and what follows from it."""
+
+    variant: str
+    comparison: Comparison
+    p_value_adjusted: float
+    significant: bool
+    always_valid_ci: tuple[float, float]
+    power: Power | None = None
+    sequential: Sequential | None = None
+    cumulative: tuple[CumulativePoint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricResult:
+    name: str
+    role: str  # primary or secondary
+    kind: str
+    direction: str
+    status: str  # ok, no_outcomes, no_histogram, or the tests' status
+    covariate: str | None
+    control_value: float
+    control_n: float
+    challengers: dict[str, ChallengerResult]
+    correction: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    experiment: str
+    champion: str
+    challengers: tuple[str, ...]
+    as_of: datetime
+    alpha: float
+    rules: DecisionRules
+    design: Design | None
+    health: HealthReport
+    metrics: tuple[MetricResult, ...]
+    segments: tuple[SegmentResult, ...]
+    guardrails: tuple[GuardrailCheck, ...]
+    decision: Decision
+    latency_histogram: LatencyHistogram
+    latency: dict[str, dict[float, QuantileEstimate]]
+    requests: dict[str, int]
+    errors: dict[str, int]
+    warnings: tuple[str, ...]
+    state: ExperimentState | None = None
+
+    def metric(self, name: str) -> MetricResult:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    @property
+    def primary(self) -> MetricResult:
+        return self.metrics[0]
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (NaN and infinities as None); shape in docs/analysis.md."""
+        from champion.analysis.readout_json import report_to_dict
+
+        return report_to_dict(self)
+
+
+def _no_outcomes(name: str, data: AnalysisData, aggregates: MetricAggregates) -> bool:
+    counts = data.health.outcomes
+    if name in counts:
+        return counts[name] == 0
+    total = Cell()
+    for cell in aggregates.overall().values():
+        total = total + cell
+    return total.n > 0 and total.sum_y == 0 and total.sum_y_sq == 0 and total.sum_d == 0
+
+
+def _compare_metric(
+    m: Metric,
+    agg: MetricAggregates,
+    champion: str,
+    challengers: Sequence[str],
+    alpha: float,
+    alternative: str,
+) -> dict[str, Comparison]:
+    if m.kind == "quantile":
+        hist = getattr(agg, "histogram", None)
+        out = {}
+        for v in challengers:
+            if hist is None:
+                c = compare_cells(m.name, m.kind, m.direction, Cell(), Cell(), alpha=alpha)
+                out[v] = replace(c, status="no_histogram")
+            else:
+                out[v] = compare_histograms(
+                    m.name,
+                    m.direction,
+                    hist,
+                    champion,
+                    v,
+                    m.quantile or 0.5,
+                    alpha=alpha,
+                    alternative=alternative,
+                )
+        return out
+    cells = agg.overall()
+    control = cells.get(champion, Cell())
+    covariate = m.covariate is not None and m.kind != "ratio"
+    return {
+        v: compare_cells(
+            m.name,
+            m.kind,
+            m.direction,
+            control,
+            cells.get(v, Cell()),
+            covariate=covariate,
+            alpha=alpha,
+            alternative=alternative,
+        )
+        for v in challengers
+    }
+
+
+def _adjusted(p_values: list[float], correction: str) -> list[float]:
+    return [float(p) for p in adjust_p_values(p_values, correction)] if p_values else []
+
+
+def _how(seq: Sequential | None, correction: str, n_challengers: int, p_adj: float) -> str:
+    if seq is not None:
+        if seq.look == 0:
+            return (
+                f"before the first planned look (information {seq.information_fraction:.0%}"
+                f" < {1 / seq.looks:.0%})"
+            )
+        return (
+            f"look {seq.look} of {seq.looks}: z = {seq.z:.2f} against the boundary "
+            f"{abs(seq.boundary):.2f}"
+        )
+    if n_challengers > 1 and not math.isnan(p_adj):
+        return f"{correction}-adjusted p = {p_adj:.2g}"
+    return ""
+
+
+def _worse_always_valid(c: Comparison, interval: tuple[float, float]) -> bool:
+    lo, hi = interval
+    if math.isnan(lo):
+        return False
+    return hi < 0 if c.sign > 0 else lo > 0
+
+
+def build_report(
+    data: AnalysisData,
+    spec: Experiment,
+    *,
+    state: ExperimentState | None = None,
+    history: Sequence[AuditEntry] = (),
+    max_days: float | None = None,
+) -> Report:
+    """Read out an experiment from its aggregates; a spec metric missing from them raises."""
+    rules = spec.decision or DecisionRules()
+    design = spec.design
+    alpha = design.alpha if design is not None else 0.05
+    champion, challengers = spec.champion, tuple(spec.challengers)
+    n_ch = len(challengers)
+    primary = spec.metrics.primary
+    stages = spec.rollout.stages if spec.rollout else []
+    health = check_health(
+        data.health,
+        srm_threshold=rules.srm_threshold,
+        primary_window_days=primary.window_days,
+        history=history,
+        stages=stages,
+    )
+    days = health.days_elapsed
+    warnings = list(health.warnings)
+    results: list[MetricResult] = []
+    comparisons: dict[str, dict[str, Comparison]] = {}
+    for m in spec.metrics.all():
+        agg = data.metrics.get(m.name)
+        if agg is None:
+            known = ", ".join(sorted(data.metrics)) or "none"
+            raise InvalidArgument(
+                "metric", m.name, f"is not in the analysed data (analysed metrics: {known})"
+            )
+        is_primary = m is primary
+        alternative = design.alternative if (is_primary and design) else "two-sided"
+        comp = _compare_metric(m, agg, champion, challengers, alpha, alternative)
+        if _no_outcomes(m.name, data, agg):
+            comp = {v: replace(c, status=NO_OUTCOMES) for v, c in comp.items()}
+            warnings.append(
+                f"metric {m.name} has no outcomes: no outcome event is named {m.name!r} "
+                "inside its window; load them with champion outcomes load"
+            )
+        elif any(c.status == "no_histogram" for c in comp.values()):
+            warnings.append(f"metric {m.name}: the aggregates carry no histogram for a quantile")
+        comparisons[m.name] = comp
+    # Multiple testing: the primary across challengers, the secondaries together.
+    primary_p = _adjusted(
+        [c.test.p_value for c in comparisons[primary.name].values()], rules.correction
+    )
+    secondary = [(m.name, v) for m in spec.metrics.secondary for v in challengers]
+    secondary_p = _adjusted(
+        [comparisons[n][v].test.p_value for n, v in secondary], rules.correction
+    )
+    adjusted = dict(zip([(primary.name, v) for v in challengers], primary_p, strict=True))
+    adjusted.update(zip(secondary, secondary_p, strict=True))
+
+    evidence: list[Evidence] = []
+    max_total = max_days or (
+        design.max_duration_days if design and design.max_duration_days else DEFAULT_MAX_DAYS
+    )
+    for m in spec.metrics.all():
+        agg = data.metrics[m.name]
+        is_primary = m is primary
+        per: dict[str, ChallengerResult] = {}
+        for v, c in comparisons[m.name].items():
+            p_adj = adjusted[(m.name, v)]
+            significant = bool(c.ok and not math.isnan(p_adj) and p_adj < alpha)
+            seq = None
+            if is_primary:
+                shares = (spec.allocation.get(champion, 0.0), spec.allocation.get(v, 0.0))
+                seq = (
+                    sequential_status(c, design, shares=shares, n_challengers=n_ch)
+                    if c.ok
+                    else None
+                )
+                if seq is not None:
+                    significant = seq.crossed
+            power = power_status(
+                c, design, primary=is_primary, n_challengers=n_ch, days_elapsed=days
+            )
+            series: list[CumulativePoint] = []
+            if m.kind != "quantile" and c.ok:
+                series = cumulative_series(
+                    m, agg, champion, v, alpha=alpha, alternative=c.test.alternative, sequential=seq
+                )
+            interval = always_valid_interval(c, alpha)
+            per[v] = ChallengerResult(v, c, p_adj, significant, interval, power, seq, tuple(series))
+            if is_primary:
+                evidence.append(_evidence(c, per[v], rules, seq, n_ch, days, max_total))
+        first = next(iter(comparisons[m.name].values()), None)
+        status = first.status if first is not None else "ok"
+        control_n = first.n_control if first is not None else 0.0
+        results.append(
+            MetricResult(
+                m.name,
+                "primary" if is_primary else "secondary",
+                m.kind,
+                m.direction,
+                status,
+                m.covariate,
+                first.test.control if first else math.nan,
+                control_n,
+                per,
+                rules.correction,
+            )
+        )
+
+    segs: list[SegmentResult] = []
+    for m in spec.metrics.all():
+        if m.kind == "quantile" or not data.segments:
+            continue
+        segs += segment_results(
+            m,
+            data.metrics[m.name],
+            data.segments,
+            champion,
+            challengers,
+            comparisons[m.name],
+            alpha=alpha,
+            correction=rules.correction,
+        )
+    warnings += [
+        s.warning(comparisons[s.metric][s.variant], rules.correction) for s in segs if s.against
+    ]
+
+    checks = check_guardrails(
+        spec.metrics.guardrails, data, spec.metrics.all(), champion, challengers, alpha=alpha
+    )
+    warnings += [g.evidence for g in checks if g.status == "no_data"]
+    evidence = [
+        replace(
+            e,
+            failed_guardrails=tuple(
+                g.evidence for g in checks if g.variant == e.variant and g.status == FAIL
+            ),
+            blocking_guardrails=tuple(
+                g.evidence for g in checks if g.variant == e.variant and g.status in BLOCKING
+            ),
+        )
+        for e in evidence
+    ]
+    no_data = ""
+    if data.health.exposed_units == 0:
+        no_data = f"no exposures for {spec.name} yet: nothing to decide"
+    srm_reason = health.srm.reason() if health.srm.mismatch else ""
+    decision = decide(evidence, rules, srm_reason=srm_reason, no_data_reason=no_data)
+    hist = data.serving.latency
+    latency = {
+        v: {q: histogram_quantile(hist.edges, counts, q, alpha=alpha) for q in LATENCY_QUANTILES}
+        for v, counts in hist.counts.items()
+    }
+    return Report(
+        experiment=spec.name,
+        champion=champion,
+        challengers=challengers,
+        as_of=data.health.as_of,
+        alpha=alpha,
+        rules=rules,
+        design=design,
+        health=health,
+        metrics=tuple(results),
+        segments=tuple(segs),
+        guardrails=tuple(checks),
+        decision=decision,
+        latency_histogram=hist,
+        latency=latency,
+        requests=dict(data.serving.requests),
+        errors=dict(data.serving.errors),
+        warnings=tuple(warnings),
+        state=state,
+    )
+
+
+def _evidence(
+    c: Comparison,
+    r: ChallengerResult,
+    rules: DecisionRules,
+    seq: Sequential | None,
+    n_challengers: int,
+    days: float,
+    max_total: float,
+) -> Evidence:
+    usable = c.status == "ok" and not math.isnan(c.test.p_value)
+    note = {
+        NO_OUTCOMES: "no outcomes yet",
+        "empty_arm": "an arm has no units",
+        "too_few": "too few units for a test",
+        "zero_variance": "no variation yet (no conversions in either arm)",
+        "zero_baseline": "the champion's value is 0, so the relative lift is undefined",
+        "no_histogram": "no histogram for the quantile",
+    }.get(c.status, f"status {c.status}")
+    power = r.power
+    more_units = power.more_units if power is not None else None
+    more_days = power.more_days if power is not None else None
+    reach = more_days is None or days + more_days <= max_total
+    worse_av = _worse_always_valid(c, r.always_valid_ci)
+    how = _how(seq, rules.correction, n_challengers, r.p_value_adjusted)
+    if worse_av and not (r.significant and c.improvement < 0):
+        how = "the always-valid interval excludes 0"
+    return Evidence(
+        variant=r.variant,
+        metric=c.metric,
+        improvement=c.improvement,
+        improvement_ci=c.improvement_ci,
+        p_value=r.p_value_adjusted,
+        significant=r.significant and usable,
+        worse=usable and ((r.significant and c.improvement < 0) or worse_av),
+        usable=usable,
+        more_units=more_units,
+        more_days=more_days,
+        within_reach=reach,
+        how=how,
+        usable_note=note if not usable else "",
+    )

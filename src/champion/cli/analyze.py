@@ -1,0 +1,193 @@
+"""``champion analyze NAME``: read out an experiment and say what to do next.
+
+The events are summed where they live (``--events`` Parquet folder through DuckDB, or
+``--db`` a PostgreSQL or other Ibis URL); the spec comes from ``--spec`` or the registry
+(``--registry``, which also gives the state and the ramp history that labels each stage).
+Health first, then every metric, segments, guardrails and the decision; ``--json`` prints one
+object, ``--html FILE`` writes a self-contained page with the charts.
+
+Exit codes: 0 for a read-out; 2 for bad input (no exposures, a metric without outcomes after
+printing the report, an unknown metric, an unreachable store or registry, a bad option).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from champion.cli._output import USAGE_EXIT, console, err_console, print_json, user_errors
+from champion.errors import ChampionError, InvalidArgument
+
+if TYPE_CHECKING:
+    from champion.analysis.aggregates import AnalysisData
+    from champion.analysis.readout import Report
+    from champion.registry import AuditEntry, ExperimentState
+    from champion.spec import Experiment
+
+__all__ = ["analyze", "load_data"]
+
+_HINT = "'--events' / '--db'"
+
+
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(
+            "--as-of", text, "must be an ISO 8601 time, e.g. 2024-03-15 or 2024-03-15T12:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _spec_and_state(
+    name: str, spec_file: Path | None, registry_url: str | None
+) -> tuple[Experiment, ExperimentState | None, list[AuditEntry]]:
+    from champion.registry import Registry
+    from champion.spec import load_spec
+
+    spec = load_spec(spec_file) if spec_file is not None else None
+    if spec is not None and spec.name != name:
+        raise InvalidArgument(
+            "--spec", str(spec_file), f"describes experiment {spec.name!r}, not {name!r}"
+        )
+    if registry_url is None:
+        if spec is None:
+            raise typer.BadParameter(
+                "say where the spec is: --spec FILE, or --registry URL for the stored one",
+                param_hint="'--spec' / '--registry'",
+            )
+        return spec, None, []
+    registry = Registry(registry_url)
+    try:
+        state = registry.get(name)
+        history = registry.history(name)
+    finally:
+        registry.close()
+    return spec or state.spec, state, history
+
+
+def _store_target(events: Path | None, db: str | None) -> str:
+    if events is not None and db is not None:
+        raise typer.BadParameter("give one event store, not both", param_hint=_HINT)
+    if db is not None:
+        return db
+    if events is not None:
+        if not events.is_dir():
+            problem = "does not exist" if not events.exists() else "is not a folder"
+            raise InvalidArgument("--events", str(events), f"{problem}: give the event folder")
+        return str(events)
+    raise typer.BadParameter(
+        "say where the events live: --events FOLDER (Parquet) or --db postgresql://...",
+        param_hint=_HINT,
+    )
+
+
+def load_data(target: str, spec: Experiment, as_of: datetime | None) -> AnalysisData:
+    """Sum the events where they live (champion.analysis.store / aggregate)."""
+    try:
+        from champion.analysis.aggregate import load_analysis_data
+        from champion.analysis.store import open_store
+    except ImportError as e:  # pragma: no cover - the store ships with champion
+        raise InvalidArgument(
+            "--events/--db", target, f"the analysis store is unavailable ({e})"
+        ) from e
+    try:
+        store = open_store(target)
+        try:
+            return load_analysis_data(store, spec, as_of=as_of)
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+    except (ChampionError, ValueError, typer.Exit):
+        raise
+    except Exception as e:  # a driver's own error: one line, never a traceback
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InvalidArgument(
+            "--events/--db", target, f"cannot read the events ({type(e).__name__}: {first})"
+        ) from e
+
+
+def _write_html(report: Report, path: Path) -> None:
+    from champion.report.html import write_html
+
+    if not path.parent.is_dir():
+        raise ValueError(f"--html {path}: folder {path.parent} does not exist; create it first")
+    try:
+        write_html(report, path)
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    except OSError as e:
+        raise ValueError(f"--html {path}: cannot write the file ({e.strerror or e})") from None
+
+
+def _missing_outcomes(report: Report) -> list[str]:
+    return [m.name for m in report.metrics if m.status == "no_outcomes"]
+
+
+def analyze(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Event folder (Parquet layout) the gateway writes to."),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Event store URL: postgresql://... or another Ibis backend."),
+    ] = None,
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="Experiment spec (YAML) to analyse against.")
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            help="Registry URL or SQLite path: the stored spec, state and ramp history.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Analyse events up to this time (ISO 8601; default: now)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+    ] = None,
+) -> None:
+    """Read out an experiment: health, effects, segments, guardrails and the decision."""
+    from champion.analysis.readout import build_report
+    from champion.report.terminal import render_terminal
+
+    with user_errors():
+        target = _store_target(events, db)
+        spec, state, history = _spec_and_state(name, spec_file, registry)
+        data = load_data(target, spec, _as_of(as_of))
+        if data.health.exposed_units == 0:
+            raise ValueError(
+                f"no exposures for experiment {name!r} in {target}: check the name and that "
+                "the gateway logs exposures there (exposed = true)"
+            )
+        report = build_report(data, spec, state=state, history=history)
+        if html is not None:
+            _write_html(report, html)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render_terminal(report, console)
+        if html is not None:
+            console.print(f"HTML report written to {escape(str(html))}", highlight=False)
+    missing = _missing_outcomes(report)
+    if missing:
+        err_console.print(
+            f"[bold red]error:[/] no outcomes for {escape(', '.join(missing))}: load outcome "
+            "events named like the metric (champion outcomes load FILE)",
+            highlight=False,
+        )
+        raise typer.Exit(USAGE_EXIT)

@@ -1,0 +1,297 @@
+"""The read-out in the terminal: health first, then metrics, segments, guardrails, decision.
+
+Tables fit 100 columns; intervals print as ``[lo, hi]``; proportions in percent and their
+differences in percentage points (pp).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from champion.analysis.readout import ChallengerResult, MetricResult, Report
+
+__all__ = ["DECISION_STYLES", "fmt_diff", "fmt_value", "render_terminal"]
+
+DECISION_STYLES = {
+    "rollout_full": "bold green",
+    "rollout_gradual": "green",
+    "keep": "yellow",
+    "extend": "cyan",
+    "rollback": "bold red",
+}
+_STATUS_STYLES = {"pass": "green", "warn": "yellow", "inconclusive": "yellow", "fail": "bold red"}
+
+
+def _nan(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt_value(kind: str, x: float) -> str:
+    if _nan(x):
+        return "-"
+    if kind == "proportion":
+        return f"{x:.2%}"
+    return f"{x:.4g}"
+
+
+def fmt_diff(kind: str, x: float) -> str:
+    if _nan(x):
+        return "-"
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if kind == "proportion":
+        return f"{x * 100:+.2f} pp"
+    return f"{x:+.4g}"
+
+
+def _interval(kind: str, ci: tuple[float, float]) -> str:
+    if _nan(ci[0]) and _nan(ci[1]):
+        return ""
+    return f"[{fmt_diff(kind, ci[0])}, {fmt_diff(kind, ci[1])}]"
+
+
+def _pct(x: float) -> str:
+    return "-" if _nan(x) else f"{x:+.1%}"
+
+
+def _pct_ci(ci: tuple[float, float]) -> str:
+    return "" if _nan(ci[0]) else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
+def _p(x: float) -> str:
+    if _nan(x):
+        return "-"
+    return "<0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+def _health(report: Report) -> Panel:
+    h = report.health
+    t = Table(box=box.SIMPLE_HEAD, show_header=True, pad_edge=False)
+    t.add_column("check")
+    t.add_column("result")
+    srm = h.srm
+    state = "[bold red]MISMATCH[/]" if srm.mismatch else "[green]ok[/]"
+    seq = srm.sequential.p_value if srm.sequential else math.nan
+    observed = ", ".join(f"{escape(v)} {n:,}" for v, n in srm.observed.items())
+    t.add_row(
+        "sample ratio (SRM)",
+        f"{state}: {observed}; p = {_p(srm.p_value)} (sequential {_p(seq)}), "
+        f"threshold {srm.threshold:g}",
+    )
+    for st in srm.stages:
+        flag = "[bold red]mismatch[/]" if st.mismatch else "ok"
+        expected = ", ".join(f"{escape(v)} {s:.1%}" for v, s in st.expected_shares.items())
+        p = st.test.p_value if st.test else math.nan
+        note = f"; {escape(st.note)}" if st.note else ""
+        t.add_row(
+            f"  {escape(st.label)}",
+            f"{flag}: {st.units:,} units, expected {expected}; p = {_p(p)}{note}",
+        )
+    share = h.multiple_exposure_share
+    t.add_row(
+        "multiple exposure",
+        f"{h.multiple_exposure_units:,} of {h.exposed_units:,} units ({share:.2%}), excluded",
+    )
+    lag_e, lag_o = h.exposure_lag_hours, h.outcome_lag_hours
+    fresh = f"as of {h.as_of:%Y-%m-%d %H:%M} UTC; last exposure " + (
+        "-" if lag_e is None else f"{lag_e:.1f} h ago"
+    )
+    fresh += "; last outcome " + ("none" if lag_o is None else f"{lag_o:.1f} h ago")
+    t.add_row("data freshness", fresh)
+    t.add_row(
+        "outcomes to come",
+        f"{h.units_in_window:,} units ({h.units_in_window_share:.1%}) still inside the "
+        "primary window",
+    )
+    body = [t]
+    body += [f"[yellow]! {escape(w)}[/]" for w in report.warnings]
+    return Panel(Group(*body), title="Health", title_align="left", box=box.ROUNDED)
+
+
+def _effect_row(m: MetricResult, v: str, r: ChallengerResult) -> list[str]:
+    c = r.comparison
+    t = c.test
+    sig = "[bold]yes[/]" if r.significant else "no"
+    if c.status != "ok":
+        sig = f"[yellow]{escape(c.status)}[/]"
+    return [
+        f"{escape(m.name)}{' *' if m.role == 'primary' else ''}",
+        escape(v),
+        f"{fmt_value(m.kind, t.control)} → {fmt_value(m.kind, t.treatment)}",
+        f"{_pct(t.rel_lift)} {_pct_ci(t.rel_lift_ci)}",
+        f"{fmt_diff(m.kind, t.diff)} {_interval(m.kind, t.diff_ci)}",
+        _p(t.p_value),
+        _p(r.p_value_adjusted),
+        sig,
+    ]
+
+
+def _confidence_row(m: MetricResult, v: str, r: ChallengerResult) -> list[str]:
+    c = r.comparison
+    cuped = "-" if c.variance_reduction is None else f"{c.variance_reduction:.0%}"
+    power, more = "-", "-"
+    if r.power is not None and not _nan(r.power.power):
+        power = f"{r.power.power:.0%}"
+        if r.power.more_units is not None:
+            more = f"{r.power.more_units:,} / {r.power.more_days} d" if r.power.more_units else "0"
+    return [
+        escape(m.name),
+        escape(v),
+        cuped,
+        "-" if _nan(c.chance_to_beat) else f"{c.chance_to_beat:.1%}",
+        fmt_diff(m.kind, c.expected_loss).lstrip("+"),
+        power,
+        more,
+        _interval(m.kind, r.always_valid_ci) or "-",
+    ]
+
+
+def _table(columns: tuple[str, ...]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in columns:
+        t.add_column(col, no_wrap=col in ("metric", "variant", "p", "p adj"))
+    return t
+
+
+def _metrics(report: Report) -> Panel:
+    effects = _table(
+        (
+            "metric",
+            "variant",
+            "champion → challenger",
+            "lift [CI]",
+            "diff [CI]",
+            "p",
+            "p adj",
+            "sig",
+        )
+    )
+    confidence = _table(
+        (
+            "metric",
+            "variant",
+            "CUPED",
+            "P(beat)",
+            "exp. loss",
+            "power",
+            "more units / days",
+            "always-valid CI",
+        )
+    )
+    notes = []
+    for m in report.metrics:
+        for v, r in m.challengers.items():
+            effects.add_row(*_effect_row(m, v, r))
+            confidence.add_row(*_confidence_row(m, v, r))
+            if r.sequential is not None:
+                s = r.sequential
+                where = (
+                    f"look {s.look} of {s.looks}, boundary |z| >= {abs(s.boundary):.2f}, "
+                    f"z = {s.z:.2f}: {'crossed' if s.crossed else 'not crossed'}"
+                    if s.look
+                    else "before the first look"
+                )
+                notes.append(
+                    f"sequential ({escape(m.name)}, {escape(v)}): information "
+                    f"{s.information_fraction:.0%} of {s.planned_control + s.planned_treatment:,} "
+                    f"planned units; {where}"
+                )
+    legend = (
+        "* primary metric. p adj: after multiple-testing correction. CUPED: variance removed "
+        "by the covariate. P(beat), exp. loss: Bayesian chance that the challenger is better "
+        "and the expected loss of shipping it. power: for the design's MDE at this sample."
+    )
+    body: list = [effects, confidence, legend, *notes]
+    return Panel(Group(*body), title="Metrics", title_align="left", box=box.ROUNDED)
+
+
+def _segments(report: Report) -> Panel | None:
+    if not report.segments:
+        return None
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", ""):
+        t.add_column(col)
+    kinds = {m.name: m.kind for m in report.metrics}
+    for s in report.segments:
+        c = s.comparison
+        flag = "[bold red]against[/]" if s.against else ("sig" if s.significant else "")
+        kind = kinds.get(s.metric, "")
+        t.add_row(
+            escape(s.metric),
+            escape(f"{s.attribute}={s.value}"),
+            escape(s.variant),
+            f"{c.n_control + c.n_treatment:,.0f}",
+            f"{fmt_diff(kind, c.test.diff)} {_interval(kind, c.test.diff_ci)}",
+            _pct(c.test.rel_lift),
+            _p(s.p_value_adjusted),
+            flag,
+        )
+    return Panel(t, title="Segments", title_align="left", box=box.ROUNDED)
+
+
+def _guardrails(report: Report) -> Panel | None:
+    if not report.guardrails:
+        return None
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("guardrail", "variant", "rule", "status", "evidence"):
+        t.add_column(col, overflow="fold")
+    for g in report.guardrails:
+        style = _STATUS_STYLES.get(g.status, "")
+        status = f"[{style}]{g.status}[/]" if style else g.status
+        t.add_row(
+            escape(g.guardrail), escape(g.variant), escape(g.rule), status, escape(g.evidence)
+        )
+    return Panel(t, title="Guardrails", title_align="left", box=box.ROUNDED)
+
+
+def _latency(report: Report) -> Panel | None:
+    if not report.latency:
+        return None
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("variant", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        t.add_column(col)
+    for v, qs in report.latency.items():
+        req = report.requests.get(v, 0)
+        err = report.errors.get(v, 0)
+        cells = [f"{qs[q].estimate:.1f}" if not _nan(qs[q].estimate) else "-" for q in sorted(qs)]
+        t.add_row(escape(v), f"{req:,}", f"{err:,} ({err / req:.2%})" if req else "-", *cells)
+    return Panel(t, title="Serving", title_align="left", box=box.ROUNDED)
+
+
+def _decision(report: Report) -> Panel:
+    d = report.decision
+    style = DECISION_STYLES.get(d.decision, "bold")
+    lines = [f"[{style}]{d.decision}[/]" + (f" ({escape(d.variant)})" if d.variant else "")]
+    lines += [f"- {escape(r)}" for r in d.reasons]
+    return Panel("\n".join(lines), title="Decision", title_align="left", box=box.HEAVY)
+
+
+def render_terminal(report: Report, console: Console) -> None:
+    """Print the whole read-out: health, metrics, segments, guardrails, serving, decision."""
+    state = ""
+    if report.state is not None:
+        s = report.state
+        state = f" — {s.state} at version {s.version}"
+    console.print(
+        f"[bold]{escape(report.experiment)}[/]{escape(state)}: {escape(report.champion)} "
+        f"(champion) vs {escape(', '.join(report.challengers))}",
+        highlight=False,
+    )
+    for panel in (
+        _health(report),
+        _metrics(report),
+        _segments(report),
+        _guardrails(report),
+        _latency(report),
+        _decision(report),
+    ):
+        if panel is not None:
+            console.print(panel)
