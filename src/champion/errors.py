@@ -15,7 +15,10 @@
     ├── EventSinkUnavailable (the event store cannot be written now; the writer spills and retries)
     ├── JournalUnavailable (the local event journal cannot make an event durable)
     ├── EventWriterClosed (also a RuntimeError: an event was logged after the writer closed)
-    └── OutcomeFileError (also a ValueError: an outcome file was refused whole; lists problems)
+    ├── OutcomeFileError (also a ValueError: an outcome file was refused whole; lists problems)
+    ├── EventStoreUnavailable (the analysis cannot read the events: folder, URL, tables)
+    ├── NoExposures (also a LookupError: the experiment has no counted exposure in the store)
+    └── MetricSqlError (also a ValueError: a warehouse-native metric's SQL was refused or failed)
 
 Later layers add their own leaves here (``ExperimentNotFound``, ``StaleVersion`` ...).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "ChampionError",
     "EventSinkUnavailable",
+    "EventStoreUnavailable",
     "EventWriterClosed",
     "ExperimentExists",
     "ExperimentNotFound",
@@ -32,8 +36,10 @@ __all__ = [
     "InvalidFeatures",
     "InvalidTransition",
     "JournalUnavailable",
+    "MetricSqlError",
     "ModelLoadError",
     "ModelsFailedToLoad",
+    "NoExposures",
     "OutcomeFileError",
     "PredictionError",
     "RegistryUnavailable",
@@ -208,3 +214,41 @@ class PredictionError(ChampionError):
 
 class InvalidFeatures(PredictionError, ValueError):
     """The request's features do not fit the model (a feature is missing or not a number)."""
+
+
+class EventStoreUnavailable(ChampionError):
+    """The analysis cannot read the event store; the target is shown without its password."""
+
+    def __init__(self, target: str, problem: str, fix: str) -> None:
+        self.target = target
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"event store {target} cannot be read: {problem}; {fix}")
+
+
+class NoExposures(ChampionError, LookupError):
+    """The experiment has no counted exposure in the store; lists experiments that have some."""
+
+    def __init__(self, experiment: str, target: str, known: list[str]) -> None:
+        self.experiment = experiment
+        self.target = target
+        self.known = known
+        seen = (
+            f"experiments with exposures there: {', '.join(known)}"
+            if known
+            else ("it holds no exposures at all")
+        )
+        super().__init__(
+            f"no exposures for experiment {experiment!r} in {target} ({seen}); check the name "
+            "and that the gateway serving it logs events to this store"
+        )
+
+
+class MetricSqlError(ChampionError, ValueError):
+    """A metric's ``sql`` was refused or failed in the database; names the metric and the fix."""
+
+    def __init__(self, metric: str, problem: str, fix: str) -> None:
+        self.metric = metric
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"metric {metric!r}: sql {problem}; {fix}")
