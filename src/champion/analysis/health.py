@@ -73,7 +73,7 @@ class SrmReport:
         return self.overall.p_value if self.overall is not None else math.nan
 
     def reason(self) -> str:
-        """One sentence naming the worst mismatch (empty when there is none)."""
+        """One sentence naming the worst stage that mismatches, else the overall mismatch."""
         if not self.mismatch:
             return ""
         worst = min(
@@ -81,12 +81,13 @@ class SrmReport:
             key=lambda s: _min_p(s.test, s.sequential),
             default=None,
         )
-        if worst is None or (self.overall and self.overall.p_value < self.threshold):
+        if worst is None:
             split = _split(self.observed)
             want = _split_shares(self.expected_shares)
+            p = _min_p(self.overall, self.sequential)
             return (
                 f"SRM: observed split {split} against the expected {want} "
-                f"(p = {_p(self.p_value)} < {self.threshold:g})"
+                f"(p = {_p(p)} < {self.threshold:g})"
             )
         return (
             f"SRM at {worst.label}: observed split {_split(worst.observed)} against the "
