@@ -98,13 +98,8 @@ def load_data(target: str, spec: Experiment, as_of: datetime | None) -> Analysis
             "--events/--db", target, f"the analysis store is unavailable ({e})"
         ) from e
     try:
-        store = open_store(target)
-        try:
+        with open_store(target, experiment=spec.name) as store:
             return load_analysis_data(store, spec, as_of=as_of)
-        finally:
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
     except (ChampionError, ValueError, typer.Exit):
         raise
     except Exception as e:  # a driver's own error: one line, never a traceback
