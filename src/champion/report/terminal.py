@@ -241,15 +241,26 @@ def _guardrails(report: Report) -> Panel | None:
     if not report.guardrails:
         return None
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("guardrail", "variant", "rule", "status", "evidence"):
-        t.add_column(col, overflow="fold")
+    for col in ("guardrail", "variant", "rule", "status", "champion", "value", "bounds"):
+        t.add_column(col, no_wrap=col in ("guardrail", "status"))
+    notes = []
     for g in report.guardrails:
         style = _STATUS_STYLES.get(g.status, "")
         status = f"[{style}]{g.status}[/]" if style else g.status
+        lo, hi = g.bound
+        bounds = "-" if _nan(lo) and _nan(hi) else f"[{lo:.4g}, {hi:.4g}]"
+        champion = "-" if _nan(g.champion_value) else f"{g.champion_value:.4g}"
+        value = "-" if _nan(g.value) else f"{g.value:.4g}"
         t.add_row(
-            escape(g.guardrail), escape(g.variant), escape(g.rule), status, escape(g.evidence)
+            escape(g.guardrail), escape(g.variant), escape(g.rule), status, champion, value, bounds
         )
-    return Panel(t, title="Guardrails", title_align="left", box=box.ROUNDED)
+        if g.status != "pass":
+            notes.append(f"[{style or 'yellow'}]{escape(g.evidence)}[/]")
+    legend = (
+        "value: the challenger's value (non-inferiority: its difference from the champion); "
+        "bounds: one-sided confidence bounds"
+    )
+    return Panel(Group(t, legend, *notes), title="Guardrails", title_align="left", box=box.ROUNDED)
 
 
 def _latency(report: Report) -> Panel | None:
