@@ -1,18 +1,20 @@
 """`champion analyze` through typer's runner: outputs, the registry, and bad input (exit 2)."""
 
+import importlib
 import json
 from dataclasses import replace
 
 import pytest
 import typer
+from tests.analysis._sim import SPEC, Sim, analysis_data
 from typer.testing import CliRunner
 
 from champion.analysis.aggregates import MetricAggregates
-from champion.cli import analyze as analyze_module
 from champion.cli.analyze import analyze
 from champion.registry import Registry
-from tests.analysis._sim import SPEC, Sim, analysis_data
 
+# The module itself (champion.cli re-exports a function of the same name).
+analyze_module = importlib.import_module("champion.cli.analyze")
 runner = CliRunner()
 NAME = "fraud-detector-v2"
 
@@ -156,9 +158,7 @@ def test_no_exposures_exit_2_with_a_message(events, spec_file, loaded, data):
     assert result.stdout == ""
 
 
-def test_a_metric_without_outcomes_prints_the_report_then_exits_2(
-    events, spec_file, loaded, data
-):
+def test_a_metric_without_outcomes_prints_the_report_then_exits_2(events, spec_file, loaded, data):
     outcomes = {**data.health.outcomes, "false_positive": 0}
     loaded.data = replace(data, health=replace(data.health, outcomes=outcomes))
     result = invoke(NAME, "--events", str(events), "--spec", str(spec_file), "--json")
