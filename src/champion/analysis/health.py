@@ -12,12 +12,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from champion.analysis.aggregates import Health, SrmCount
-from champion.registry.records import AuditEntry
 from champion.stats.always_valid import sequential_srm
 from champion.stats.contingency import srm
 from champion.stats.results import SRMResult
+
+if TYPE_CHECKING:
+    from champion.registry.records import AuditEntry
 
 __all__ = [
     "EXPOSURE_STALE_HOURS",

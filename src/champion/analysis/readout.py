@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, MetricAggregates
 from champion.analysis.comparison import NO_OUTCOMES, Comparison, compare_cells, compare_histograms
@@ -29,11 +30,13 @@ from champion.analysis.progress import (
 )
 from champion.analysis.segments import SegmentResult, segment_results
 from champion.errors import InvalidArgument
-from champion.registry.records import AuditEntry, ExperimentState
 from champion.spec.design import Design
 from champion.spec.models import DecisionRules, Experiment, Metric
 from champion.stats.multiple import adjust_p_values
 from champion.stats.quantile import QuantileEstimate, histogram_quantile
+
+if TYPE_CHECKING:
+    from champion.registry.records import AuditEntry, ExperimentState
 
 __all__ = ["ChallengerResult", "MetricResult", "Report", "build_report"]
 
