@@ -67,6 +67,21 @@ class RouterObserver:
     def shadow_dropped(self, experiment: str, model: str) -> None: ...
 
 
+@dataclass(slots=True)
+class _Call:
+    """One request in flight: what was decided and which model answers."""
+
+    runtime: Runtime
+    assignment: Assignment
+    request_id: str
+    unit: str
+    attributes: Mapping[str, Any] | None
+    features: Mapping[str, Any]
+    model: str
+    start: float
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _ShadowContext:
     experiment: str
@@ -188,12 +203,14 @@ class Router:
 
     def _begin(
         self, experiment: str, unit_id: str | None, request_id: str | None,
-        attributes: Mapping[str, Any] | None,
-    ) -> tuple[Runtime, Assignment, str, str]:  # fmt: skip
+        attributes: Mapping[str, Any] | None, features: Mapping[str, Any],
+    ) -> _Call:  # fmt: skip
         runtime = self.runtime(experiment)
         request_id = request_id or uuid.uuid4().hex
         unit = unit_id if unit_id is not None else request_id
-        return runtime, runtime.assigner.assign(unit, attributes), request_id, unit
+        assignment = runtime.assigner.assign(unit, attributes)
+        return _Call(runtime, assignment, request_id, unit, attributes, features,
+                     assignment.variant, time.perf_counter())  # fmt: skip
 
     def predict(
         self,
@@ -205,23 +222,13 @@ class Router:
         request_id: str | None = None,
     ) -> Routed:
         """Serve one request; shadow calls start after the answer is ready."""
-        runtime, assignment, request_id, unit = self._begin(
-            experiment, unit_id, request_id, attributes
-        )
-        start = time.perf_counter()
-        model, prediction, error = assignment.variant, None, None
+        call = self._begin(experiment, unit_id, request_id, attributes, features)
         try:
-            prediction = self._model(runtime.spec, model).predict(features)
+            prediction = self._model(call.runtime.spec, call.model).predict(features)
         except Exception as e:
-            error = f"{type(e).__name__}: {e}"
-            if not self._fallback or model == runtime.champion:
-                self._finish(runtime, assignment, request_id, unit, model, None, error, start,
-                             attributes, features)  # fmt: skip
-                raise
-            model = runtime.champion
-            prediction = self._model(runtime.spec, model).predict(features)
-        return self._finish(runtime, assignment, request_id, unit, model, prediction, error,
-                            start, attributes, features)  # fmt: skip
+            self._fall_back(call, e)
+            prediction = self._model(call.runtime.spec, call.model).predict(features)
+        return self._finish(call, prediction)
 
     async def apredict(
         self,
@@ -233,55 +240,50 @@ class Router:
         request_id: str | None = None,
     ) -> Routed:
         """:meth:`predict` for an event loop (the gateway's hot path)."""
-        runtime, assignment, request_id, unit = self._begin(
-            experiment, unit_id, request_id, attributes
-        )
-        start = time.perf_counter()
-        model, prediction, error = assignment.variant, None, None
+        call = self._begin(experiment, unit_id, request_id, attributes, features)
         try:
-            prediction = await self._model(runtime.spec, model).apredict(features)
+            prediction = await self._model(call.runtime.spec, call.model).apredict(features)
         except Exception as e:
-            error = f"{type(e).__name__}: {e}"
-            if not self._fallback or model == runtime.champion:
-                self._finish(runtime, assignment, request_id, unit, model, None, error, start,
-                             attributes, features)  # fmt: skip
-                raise
-            model = runtime.champion
-            prediction = await self._model(runtime.spec, model).apredict(features)
-        return self._finish(runtime, assignment, request_id, unit, model, prediction, error,
-                            start, attributes, features)  # fmt: skip
+            self._fall_back(call, e)
+            prediction = await self._model(call.runtime.spec, call.model).apredict(features)
+        return self._finish(call, prediction)
 
-    def _finish(
-        self, runtime: Runtime, assignment: Assignment, request_id: str, unit: str, model: str,
-        prediction: Any, error: str | None, start: float, attributes: Mapping[str, Any] | None,
-        features: Mapping[str, Any],
-    ) -> Routed:  # fmt: skip
-        latency_ms = (time.perf_counter() - start) * 1000.0
+    def _fall_back(self, call: _Call, error: Exception) -> None:
+        """Record a model's failure; switch to the champion, or log and re-raise."""
+        call.error = f"{type(error).__name__}: {error}"
+        if not self._fallback or call.model == call.runtime.champion:
+            self._finish(call, None)
+            raise error
+        call.model = call.runtime.champion
+
+    def _finish(self, call: _Call, prediction: Any) -> Routed:
+        runtime, assignment = call.runtime, call.assignment
+        latency_ms = (time.perf_counter() - call.start) * 1000.0
         exposed = assignment.exposed and runtime.splits_traffic
         served_json, served_score = encode_prediction(prediction)
-        self.observer.served(runtime.name, assignment.variant, latency_ms, error is not None)
+        self.observer.served(runtime.name, assignment.variant, latency_ms, call.error is not None)
         if self._events is not None:
             self._events.log(
                 Exposure(
                     experiment=runtime.name,
-                    unit_id=unit,
+                    unit_id=call.unit,
                     variant=assignment.variant,
-                    model=model,
+                    model=call.model,
                     allocation_version=runtime.version,
                     probability=assignment.probability,
-                    request_id=request_id,
+                    request_id=call.request_id,
                     latency_ms=latency_ms,
-                    error=error,
+                    error=call.error,
                     prediction=served_json if prediction is not None else None,
                     score=served_score,
-                    attributes=_segment_attributes(runtime, attributes),
+                    attributes=_segment_attributes(runtime, call.attributes),
                     exposed=exposed,
                 )
             )
         if prediction is not None:
-            self._start_shadows(runtime, unit, request_id, served_score, features)
-        return Routed(prediction, assignment.variant, model, request_id, unit, exposed,
-                      assignment.reason, latency_ms, error)  # fmt: skip
+            self._start_shadows(runtime, call.unit, call.request_id, served_score, call.features)
+        return Routed(prediction, assignment.variant, call.model, call.request_id, call.unit,
+                      exposed, assignment.reason, latency_ms, call.error)  # fmt: skip
 
     # -- shadows -----------------------------------------------------------------------------
 
