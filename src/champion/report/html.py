@@ -301,8 +301,10 @@ def render_html(report: Report) -> str:
     title = f"Experiment report: {report.experiment}"
     parts = [
         f"<h1>{_e(title)}</h1>",
-        (f"<p>{_e(report.champion)} (champion) vs {_e(', '.join(report.challengers))}; as of "
-        f"{report.as_of:%Y-%m-%d %H:%M} UTC</p>"),
+        (
+            f"<p>{_e(report.champion)} (champion) vs {_e(', '.join(report.challengers))}; as of "
+            f"{report.as_of:%Y-%m-%d %H:%M} UTC</p>"
+        ),
         _decision_block(report),
     ]
     if report.warnings:
