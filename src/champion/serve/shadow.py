@@ -54,9 +54,9 @@ class ShadowRunner:
         max_concurrency: int = 64,
     ) -> None:
         self._on_result = on_result
-        self._max = max_concurrency
         self.stats = ShadowStats()
         self._lock = threading.Lock()
+        self._pending = 0
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_concurrency, thread_name_prefix="champion-shadow"
@@ -85,12 +85,16 @@ class ShadowRunner:
             self._count("dropped")
             return False
         self._count("submitted")
+        with self._lock:
+            self._pending += 1
         try:
             asyncio.run_coroutine_threadsafe(
                 self._call(adapter, dict(features), timeout_ms / 1000.0, context), self._loop
             )
         except RuntimeError:  # the loop closed between the check and the call
             self._slots.release()
+            with self._lock:
+                self._pending -= 1
             self._count("dropped")
             return False
         return True
@@ -130,12 +134,17 @@ class ShadowRunner:
             self._on_result(outcome)
         except Exception:  # a logging failure must not kill the loop
             self._count("errors")
+        finally:
+            with self._lock:
+                self._pending -= 1
 
     def in_flight(self) -> int:
-        return self._max - self._slots._value  # BoundedSemaphore has no public getter
+        """Shadow calls submitted whose result has not been handed on yet."""
+        with self._lock:
+            return self._pending
 
     def drain(self, timeout: float = 5.0) -> bool:
-        """Wait until no shadow call is running (tests, shutdown)."""
+        """Wait until every submitted call has been logged (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while self.in_flight() and time.monotonic() < deadline:
             time.sleep(0.005)
