@@ -240,3 +240,18 @@ def test_exposures_from_the_gateway_land_in_parquet(gateway):
         "hive_partitioning=true) where attributes['country'] = 'FR'"
     ).fetchall()[0][0]
     assert count == 20
+
+
+def test_openapi_schema_lists_every_route_with_examples(gateway):
+    server, *_ = gateway
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    paths = set(schema["paths"])
+    assert {
+        "/v1/experiments/{name}/predict", "/v2/models/{name}/infer",
+        "/v1/experiments/{name}/assign", "/v1/outcomes", "/healthz", "/readyz", "/metrics",
+        "/v1/experiments",
+        "/v1/experiments/{name}/start", "/v1/experiments/{name}/ramp",
+        "/v1/experiments/{name}/stop",
+    } <= paths  # fmt: skip
+    predict = schema["components"]["schemas"]["PredictRequest"]
+    assert predict["examples"][0]["unit_id"] == "user-42"
