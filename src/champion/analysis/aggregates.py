@@ -77,11 +77,15 @@ class CellKey:
 
 @dataclass(frozen=True, slots=True)
 class MetricAggregates:
-    """All cells of one metric at the finest grain, with roll-ups computed in Python."""
+    """All cells of one metric at the finest grain, with roll-ups computed in Python.
+
+    ``histogram`` (quantile metrics only): per-variant counts of the units' values.
+    """
 
     metric: str
     kind: str
     cells: tuple[tuple[CellKey, Cell], ...]
+    histogram: LatencyHistogram | None = None
 
     def _sum(self, keep: Iterable[tuple[CellKey, Cell]]) -> dict[str, Cell]:
         out: dict[str, Cell] = {}

@@ -1,0 +1,263 @@
+"""Sufficient statistics where the data lives: a few GROUP BYs, aggregated rows back.
+
+:func:`load_analysis_data` runs one query for everything about units (every metric's
+cell sums per variant x day x segment values, SRM counts per allocation version, health)
+and one for serving (requests, errors and the latency histogram per variant); a quantile
+metric defined by outcomes adds one histogram query. Rows never come into Python: what is
+fetched grows with variants x days x segment values, not with units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from champion.analysis.aggregates import (
+    AnalysisData,
+    Cell,
+    CellKey,
+    Health,
+    LatencyHistogram,
+    MetricAggregates,
+    ServingStats,
+    SrmCount,
+)
+from champion.analysis.attribution import (
+    MetricPlan,
+    counted_exposures,
+    first_exposures,
+    metric_outcomes,
+    plan_metrics,
+    unit_values,
+)
+from champion.analysis.store import EventStore
+from champion.errors import InvalidArgument, NoExposures
+from champion.spec.models import Experiment
+
+__all__ = ["HISTOGRAM_EDGES", "histogram_bin", "load_analysis_data"]
+
+_STEPS_PER_DECADE = 200
+_LOW_K, _HIGH_K = -400, 1000
+#: Log-spaced bin edges 10^(k/200), k = -400..1000: 0.01 .. 100,000 (ms for latency), each
+#: bin ~1.16% wide. Bin i is [edges[i], edges[i+1]); the first and last are open-ended.
+HISTOGRAM_EDGES: tuple[float, ...] = tuple(
+    10 ** (k / _STEPS_PER_DECADE) for k in range(_LOW_K, _HIGH_K + 1)
+)
+_BINS = len(HISTOGRAM_EDGES) - 1
+
+
+def histogram_bin(value: ir.NumericValue) -> ir.IntegerValue:
+    """The bin index of ``value`` among :data:`HISTOGRAM_EDGES` (null stays null)."""
+    floor = ibis.greatest(value.cast("float64"), HISTOGRAM_EDGES[0])
+    k = (floor.log10() * _STEPS_PER_DECADE).floor() - _LOW_K
+    return k.clip(lower=0, upper=_BINS - 1).cast("int64")
+
+
+def load_analysis_data(
+    store: EventStore, spec: Experiment, *, as_of: datetime | None = None
+) -> AnalysisData:
+    """Every sum the read-out needs for ``spec``, computed in ``store``'s engine.
+
+    ``as_of`` (aware datetime) ignores events after it and is the instant at which a
+    unit's window counts as still open; by default it is now and nothing is ignored.
+    """
+    if store.experiment is not None and store.experiment != spec.name:
+        raise InvalidArgument(
+            "spec", spec.name, f"the store was opened for experiment {store.experiment!r}"
+        )
+    if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
+        raise InvalidArgument("as_of", as_of, "must be timezone-aware, e.g. in UTC")
+    cutoff = as_of.astimezone(UTC) if as_of is not None else None
+    moment = cutoff or datetime.now(UTC)
+    metrics = spec.metrics.all()
+    plans = plan_metrics(metrics)
+    segments = tuple(spec.segments)
+
+    exposed = counted_exposures(store.exposures, spec.name, as_of=cutoff)
+    units = first_exposures(exposed, segments, backend=store.backend)
+    sql_tables = {m.name: store.metric_table(m.name, m.sql) for m in metrics if m.sql}
+    rows = metric_outcomes(store.outcomes, plans, sql_tables, as_of=cutoff)
+    per_unit = unit_values(units, rows, plans)
+    # a unit's primary window is open at ``moment`` when it was first exposed after this:
+    opened_after = moment - timedelta(days=float(spec.metrics.primary.window_days))
+    grouped = store.fetch(_cells_query(per_unit, plans, len(segments), opened_after))
+    if not grouped:
+        raise NoExposures(spec.name, store.target, store.known_experiments())
+    variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
+    aggregates = _metric_aggregates(grouped, plans, segments)
+    for p in plans:
+        if p.metric.kind == "quantile":
+            counts = _histogram(store.fetch(_unit_histogram_query(per_unit, p)), variants)
+            aggregates[p.metric.name] = MetricAggregates(
+                p.metric.name,
+                p.metric.kind,
+                aggregates[p.metric.name].cells,
+                histogram=LatencyHistogram(HISTOGRAM_EDGES, counts),
+            )
+    serving = _serving(store.fetch(_serving_query(exposed)), variants)
+    return AnalysisData(
+        experiment=spec.name,
+        health=_health(grouped, plans, moment),
+        metrics=aggregates,
+        serving=serving,
+        segments=segments,
+    )
+
+
+# -- the queries ---------------------------------------------------------------------------
+
+
+def _cells_query(
+    per_unit: ir.Table, plans: list[MetricPlan], segments: int, opened_after: datetime
+) -> ir.Table:
+    """One GROUP BY at the finest grain; units exposed to several variants fold into one
+    row per (allocation version, variant), since only SRM and health count them."""
+    t = per_unit
+    several = t.multiple
+    keys: dict[str, ir.Value] = {
+        "variant": t.variant,
+        "allocation_version": t.allocation_version,
+        "multiple": several,
+        "day": several.ifelse(ibis.null("date"), t.first_ts.date()),
+    }
+    for i in range(segments):
+        keys[f"s{i}"] = several.ifelse(ibis.null("string"), t[f"s{i}"])
+    sums: dict[str, ir.Value] = {
+        "n": t.count(),
+        "probability": t.probability.cast("float64").sum(),
+        "first": t.first_ts.min(),
+        "last": t.last_ts.max(),
+        "last_outcome": t.last_outcome.max(),
+        "open": (t.first_ts > ibis.literal(opened_after, t.first_ts.type())).ifelse(1, 0).sum(),
+    }
+    for p in plans:
+        i = p.index
+        y = t[f"y{i}"]
+        sums |= {f"sy{i}": y.sum(), f"syy{i}": (y * y).sum(), f"c{i}": t[f"c{i}"].sum()}
+        if p.x is not None:
+            x = t[f"x{i}"]
+            sums |= {f"sx{i}": x.sum(), f"sxx{i}": (x * x).sum(), f"sxy{i}": (x * y).sum()}
+        if p.d is not None:
+            d = t[f"d{i}"]
+            sums |= {f"sd{i}": d.sum(), f"sdd{i}": (d * d).sum(), f"syd{i}": (y * d).sum()}
+    grouped = t.group_by(**keys).aggregate(**sums)
+    return grouped.order_by([grouped[k] for k in keys])
+
+
+def _serving_query(exposed: ir.Table) -> ir.Table:
+    grouped = exposed.group_by(
+        variant=exposed.variant, bin=histogram_bin(exposed.latency_ms)
+    ).aggregate(requests=exposed.count(), errors=exposed.error.count())
+    return grouped.order_by(["variant", "bin"])
+
+
+def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan) -> ir.Table:
+    t = per_unit.filter(~per_unit.multiple)
+    grouped = t.group_by(variant=t.variant, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(
+        requests=t.count()
+    )
+    return grouped.order_by(["variant", "bin"])
+
+
+# -- rows to the contract ------------------------------------------------------------------
+
+
+def _f(value: Any) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def _metric_aggregates(
+    rows: list[dict[str, Any]], plans: list[MetricPlan], segments: tuple[str, ...]
+) -> dict[str, MetricAggregates]:
+    cells: list[dict[CellKey, Cell]] = [defaultdict(Cell) for _ in plans]
+    for row in rows:
+        if row["multiple"]:
+            continue
+        key = CellKey(
+            row["variant"], row["day"], tuple((a, row[f"s{i}"]) for i, a in enumerate(segments))
+        )
+        n = float(row["n"])
+        for p in plans:
+            i = p.index
+            cell = Cell(n=n, sum_y=_f(row[f"sy{i}"]), sum_y_sq=_f(row[f"syy{i}"]))
+            if p.x is not None:
+                extra = {
+                    "sum_x": row[f"sx{i}"],
+                    "sum_x_sq": row[f"sxx{i}"],
+                    "sum_xy": row[f"sxy{i}"],
+                }
+                cell = _with(cell, extra)
+            if p.d is not None:
+                extra = {
+                    "sum_d": row[f"sd{i}"],
+                    "sum_d_sq": row[f"sdd{i}"],
+                    "sum_yd": row[f"syd{i}"],
+                }
+                cell = _with(cell, extra)
+            cells[i][key] = cells[i][key] + cell
+    return {
+        p.metric.name: MetricAggregates(p.metric.name, p.metric.kind, tuple(cells[p.index].items()))
+        for p in plans
+    }
+
+
+def _with(cell: Cell, extra: dict[str, Any]) -> Cell:
+    from dataclasses import replace
+
+    return replace(cell, **{k: _f(v) for k, v in extra.items()})
+
+
+def _health(rows: list[dict[str, Any]], plans: list[MetricPlan], moment: datetime) -> Health:
+    exposed = sum(int(r["n"]) for r in rows)
+    several = sum(int(r["n"]) for r in rows if r["multiple"])
+    srm: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for r in rows:
+        counts = srm[(int(r["allocation_version"]), r["variant"])]
+        counts[0] += int(r["n"])
+        counts[1] += _f(r["probability"])
+    analysed = [r for r in rows if not r["multiple"]]
+    return Health(
+        exposed_units=exposed,
+        analysed_units=exposed - several,
+        multiple_exposure_units=several,
+        srm=tuple(
+            SrmCount(version, variant, int(n), total / n if n else math.nan)
+            for (version, variant), (n, total) in sorted(srm.items())
+        ),
+        first_exposure=_extreme(min, (r["first"] for r in rows)),
+        last_exposure=_extreme(max, (r["last"] for r in rows)),
+        last_outcome=_extreme(max, (r["last_outcome"] for r in analysed)),
+        outcomes={p.metric.name: sum(int(r[f"c{p.index}"]) for r in analysed) for p in plans},
+        units_in_window=sum(int(r["open"]) for r in analysed),
+        as_of=moment,
+    )
+
+
+def _extreme(pick: Any, values: Iterable[datetime | None]) -> datetime | None:
+    present = [v.astimezone(UTC) for v in values if v is not None]
+    return pick(present) if present else None
+
+
+def _histogram(rows: list[dict[str, Any]], variants: list[str]) -> dict[str, tuple[int, ...]]:
+    counts = {v: [0] * _BINS for v in variants}
+    for r in rows:
+        if r["bin"] is not None:
+            counts.setdefault(r["variant"], [0] * _BINS)[int(r["bin"])] += int(r["requests"])
+    return {v: tuple(c) for v, c in counts.items()}
+
+
+def _serving(rows: list[dict[str, Any]], variants: list[str]) -> ServingStats:
+    requests = dict.fromkeys(variants, 0)
+    errors = dict.fromkeys(variants, 0)
+    for r in rows:
+        requests[r["variant"]] = requests.get(r["variant"], 0) + int(r["requests"])
+        errors[r["variant"]] = errors.get(r["variant"], 0) + int(r["errors"])
+    return ServingStats(
+        requests, errors, LatencyHistogram(HISTOGRAM_EDGES, _histogram(rows, variants))
+    )
