@@ -6,12 +6,14 @@ from dataclasses import replace
 
 import pytest
 import typer
+from tests.analysis._events import make_spec, write_experiment
 from tests.analysis._sim import SPEC, Sim, analysis_data
 from typer.testing import CliRunner
 
 from champion.analysis.aggregates import MetricAggregates
 from champion.cli.analyze import analyze
 from champion.registry import Registry
+from champion.spec import dump_spec
 
 # The module itself (champion.cli re-exports a function of the same name).
 analyze_module = importlib.import_module("champion.cli.analyze")
@@ -90,8 +92,16 @@ def test_the_terminal_report_puts_health_first_and_ends_with_the_decision(
 
 
 def test_as_of_is_passed_on_in_utc(events, spec_file, loaded):
-    result = invoke(NAME, "--events", str(events), "--spec", str(spec_file), "--json",
-                    "--as-of", "2024-03-05T12:00+02:00")  # fmt: skip
+    result = invoke(
+        NAME,
+        "--events",
+        str(events),
+        "--spec",
+        str(spec_file),
+        "--json",
+        "--as-of",
+        "2024-03-05T12:00+02:00",
+    )
     assert result.exit_code == 0, result.output
     assert loaded.calls[0][2].isoformat() == "2024-03-05T10:00:00+00:00"
 
@@ -129,8 +139,12 @@ def test_the_spec_and_state_come_from_the_registry(tmp_path, events, spec_file, 
     ],
 )
 def test_bad_options_exit_2_with_a_message(args, message, tmp_path, events, spec_file, loaded):
-    paths = {"SPEC": str(spec_file), "EVENTS": str(events), "MISSING": str(tmp_path / "none"),
-             "NOFOLDER/r.html": str(tmp_path / "none" / "r.html")}  # fmt: skip
+    paths = {
+        "SPEC": str(spec_file),
+        "EVENTS": str(events),
+        "MISSING": str(tmp_path / "none"),
+        "NOFOLDER/r.html": str(tmp_path / "none" / "r.html"),
+    }
     result = invoke(NAME, *[paths.get(a, a) for a in args])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
@@ -201,3 +215,51 @@ def test_an_empty_metric_table_is_a_status_not_a_crash(events, spec_file, loaded
     assert "Traceback" not in result.output
     d = json.loads(result.stdout)
     assert d["metrics"]["review_minutes"]["status"] in ("empty_arm", "no_outcomes")
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A small experiment logged through the real event writer, and its spec on disk."""
+    root = tmp_path_factory.mktemp("logged")
+    spec = make_spec(design={"mde": 0.2, "relative": True, "baseline": 0.1, "looks": 3})
+    truth = write_experiment(root / "events", spec, units=3_000, lift={"converted": 0.3}, seed=5)
+    (root / "spec.yaml").write_text(dump_spec(spec), encoding="utf-8")
+    return root, spec, truth
+
+
+def test_a_logged_experiment_reads_out_through_the_real_store(logged):
+    root, spec, truth = logged
+    result = invoke(
+        spec.name,
+        "--events",
+        str(root / "events"),
+        "--spec",
+        str(root / "spec.yaml"),
+        "--json",
+        "--as-of",
+        truth.end.isoformat(),
+    )
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["health"]["exposed_units"] == sum(truth.units.values())
+    assert set(d["metrics"]) == {"converted", "revenue", "spend_per_visit", "load_seconds"}
+    for name, metric in d["metrics"].items():
+        entry = metric["challengers"]["v2"]
+        assert entry["status"] == "ok", name
+        lo, hi = entry["diff_ci"]
+        assert lo < entry["diff"] < hi
+    assert d["metrics"]["revenue"]["challengers"]["v2"]["cuped"]["variance_reduction"] > 0
+    assert d["metrics"]["converted"]["challengers"]["v2"]["sequential"]["looks"] == 3
+
+
+def test_an_experiment_without_exposures_in_the_real_store_exits_2(logged):
+    root, _, _ = logged
+    other = root / "other.yaml"
+    other.write_text(
+        (root / "spec.yaml").read_text(encoding="utf-8").replace("checkout-v2", "nobody-here"),
+        encoding="utf-8",
+    )
+    result = invoke("nobody-here", "--events", str(root / "events"), "--spec", str(other))
+    assert result.exit_code == 2
+    assert "nobody-here" in result.stderr
+    assert "Traceback" not in result.output
