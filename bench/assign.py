@@ -15,7 +15,10 @@ included), variant names out. numpy's and Arrow's thread pools are set to one th
 work runs on one core; ``--pin N`` also binds the process to CPU N). The contenders run in
 turn, round robin, and every figure is the median over ``--repeats`` rounds.
 
-    .venv/bin/python bench/assign.py [--repeats 7] [--calls 200000] [--pin 0] [--json]
+``--parts`` also times the per-call path built up step by step (key, FNV-1a, fmix32,
+``variant()``, ``assign()``): the difference between two rows is what a step costs.
+
+    .venv/bin/python bench/assign.py [--repeats 7] [--calls 200000] [--pin 0] [--parts] [--json]
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
+import mmh3  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+from fnv_hash_fast import fnv1a_32  # noqa: E402
 
 from champion.assign import Assigner  # noqa: E402
 
@@ -105,6 +110,25 @@ def md5_router(unit_id: str, salt: str = SALT, md5: Callable = hashlib.md5) -> i
     return int(md5((salt + unit_id).encode()).hexdigest(), 16) % 100
 
 
+def parts(assigner: Assigner, ids: list[str], repeats: int) -> dict[str, float]:
+    """Median ns per call of the hot path's steps, each row doing one more step."""
+    prefix = f"{SALT}:"
+    fmix32 = mmh3.mmh3_32_uintdigest  # with key b"" and seed h: fmix32(h), as the assigner
+    steps: dict[str, Callable[[str], object]] = {
+        "a call that does nothing": lambda u: None,
+        "+ key (salt + ':' + id).encode()": lambda u: (prefix + u).encode(),
+        "+ FNV-1a over the key (C)": lambda u: fnv1a_32((prefix + u).encode()),
+        "+ fmix32 (C), mod 10000": lambda u: fmix32(b"", fnv1a_32((prefix + u).encode())) % 10000,
+        "variant(): + method call, table lookup": assigner.variant,
+        "assign(): + the Assignment": assigner.assign,
+    }
+    rates: dict[str, list[float]] = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, step in steps.items():
+            rates[key].append(per_call(step, ids))
+    return {key: 1e9 / statistics.median(v) for key, v in rates.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -112,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growthbook-calls", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1_000_000, help="ids per batch run")
     parser.add_argument("--pin", type=int, default=None, help="bind the process to this CPU")
+    parser.add_argument("--parts", action="store_true", help="also time the per-call steps")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
 
@@ -174,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         "batch_5m_per_s": median["batch"] >= 5_000_000,
     }
     print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
+    steps = parts(assigner, calls, args.repeats) if args.parts else {}
+    if steps:
+        print(f"\nper-call steps (median ns per call){'':3} {'ns':>6} {'step':>6}")
+        previous = 0.0
+        for label, ns in steps.items():
+            print(f"{label:38} {ns:>6.0f} {ns - previous:>+6.0f}")
+            previous = ns
     if args.json:
         result = {
             "per_call_per_s": median["per_call"],
@@ -189,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": args.batch,
             "targets": targets,
         }
+        if steps:
+            result["parts_ns"] = {k: round(v, 1) for k, v in steps.items()}
         print(
             json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()})
         )
