@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -162,3 +163,20 @@ def test_a_ramp_in_the_registry_reaches_the_router_within_two_seconds(
             assert wait_until(lambda: router.runtime("checkout").state == "stopped", 2.0)
             out = router.predict("checkout", "u1", {"amount": 1.0})
             assert (out.variant, out.exposed) == ("champ", False)
+
+
+def test_a_clock_stamps_exposures_and_shadows(write_spec, models_dir, tmp_path):
+    when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    spec = load_spec(write_spec(shadow="{model: close, sample: 1.0}"))
+    root = tmp_path / "events"
+    with open_writer(root) as events, Router(SpecSource([spec]), events=events,
+                                               models_dir=models_dir,
+                                               clock=lambda: when) as router:  # fmt: skip
+        router.predict("checkout", "u1", {"amount": 1.0})
+        assert router.drain_shadows()
+    for kind in ("exposures", "shadow"):
+        rows = duckdb.sql(
+            f"select epoch_us(ts), date from read_parquet('{root}/{kind}/**/*.parquet', "
+            "hive_partitioning=true)"
+        ).fetchall()
+        assert rows == [(int(when.timestamp() * 1_000_000), when.date())]

@@ -12,14 +12,16 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from champion.assign import Assignment
 from champion.errors import ExperimentNotFound, ModelLoadError
 from champion.events import EventWriter, Exposure, Shadow, encode_prediction
+from champion.events.schema import utc_now
 from champion.models import ModelAdapter, load_model
 from champion.serve.runtime import Runtime, build_runtime
 from champion.serve.shadow import ShadowOutcome, ShadowRunner
@@ -79,6 +81,7 @@ class _Call:
     features: Mapping[str, Any]
     model: str
     start: float
+    ts: datetime
     error: str | None = None
 
 
@@ -88,10 +91,15 @@ class _ShadowContext:
     unit_id: str
     request_id: str
     served_score: float | None
+    ts: datetime
 
 
 class Router:
-    """Routes requests for every experiment a :class:`StateSource` provides."""
+    """Routes requests for every experiment a :class:`StateSource` provides.
+
+    ``clock`` stamps the events: the wall clock by default; a simulation or a backfill
+    passes its own so exposures land on the days they describe.
+    """
 
     def __init__(
         self,
@@ -104,8 +112,10 @@ class Router:
         shadow_concurrency: int = 64,
         observer: RouterObserver | None = None,
         fallback_to_champion: bool = True,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._source = source
+        self._clock = clock
         self._events = events
         self._models_dir = Path(models_dir)
         self._given_models = dict(models or {})
@@ -210,7 +220,7 @@ class Router:
         unit = unit_id if unit_id is not None else request_id
         assignment = runtime.assigner.assign(unit, attributes)
         return _Call(runtime, assignment, request_id, unit, attributes, features,
-                     assignment.variant, time.perf_counter())  # fmt: skip
+                     assignment.variant, time.perf_counter(), self._clock())  # fmt: skip
 
     def predict(
         self,
@@ -278,10 +288,13 @@ class Router:
                     score=served_score,
                     attributes=_segment_attributes(runtime, call.attributes),
                     exposed=exposed,
+                    ts=call.ts,
                 )
             )
         if prediction is not None:
-            self._start_shadows(runtime, call.unit, call.request_id, served_score, call.features)
+            self._start_shadows(
+                runtime, call.unit, call.request_id, served_score, call.features, call.ts
+            )
         return Routed(prediction, assignment.variant, call.model, call.request_id, call.unit,
                       exposed, assignment.reason, latency_ms, call.error)  # fmt: skip
 
@@ -289,12 +302,12 @@ class Router:
 
     def _start_shadows(
         self, runtime: Runtime, unit: str, request_id: str, served_score: float | None,
-        features: Mapping[str, Any],
+        features: Mapping[str, Any], ts: datetime,
     ) -> None:  # fmt: skip
         for target in runtime.shadows:
             if target.sample < 1.0 and self._random.random() >= target.sample:
                 continue
-            context = _ShadowContext(runtime.name, unit, request_id, served_score)
+            context = _ShadowContext(runtime.name, unit, request_id, served_score, ts)
             adapter = self._model(runtime.spec, target.model)
             if not self._shadows.submit(
                 adapter, features, timeout_ms=target.timeout_ms, context=context
@@ -314,6 +327,7 @@ class Router:
             latency_ms=outcome.latency_ms,
             error=outcome.error,
             served_score=ctx.served_score,
+            ts=ctx.ts,
         )
         self.observer.shadowed(
             ctx.experiment, outcome.model, outcome.latency_ms, outcome.error, event.divergence
