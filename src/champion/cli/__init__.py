@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from champion.cli.analyze import analyze
 from champion.cli.assign import assign
 from champion.cli.experiment import experiment_app
 from champion.cli.outcomes import outcomes_app
@@ -26,6 +27,7 @@ app.command(name="validate")(validate)
 app.command(name="serve")(serve)
 app.command(name="assign")(assign)
 app.command(name="shadow-report")(shadow_report)
+app.command(name="analyze")(analyze)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 
