@@ -6,6 +6,7 @@ import typer
 
 from champion.cli.analyze import analyze
 from champion.cli.assign import assign
+from champion.cli.demo import demo
 from champion.cli.experiment import experiment_app
 from champion.cli.outcomes import outcomes_app
 from champion.cli.plan import plan
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command(name="demo")(demo)
 app.command(name="plan")(plan)
 app.command(name="validate")(validate)
 app.command(name="serve")(serve)

@@ -44,6 +44,12 @@ class ShadowStats:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+def _timed(predict: Callable[[dict], Any], features: dict) -> tuple[Any, float]:
+    start = time.perf_counter()
+    prediction = predict(features)
+    return prediction, (time.perf_counter() - start) * 1000.0
+
+
 class ShadowRunner:
     """Runs shadow predictions in the background; ``submit`` returns at once."""
 
@@ -105,16 +111,17 @@ class ShadowRunner:
         start = time.perf_counter()
         prediction: Any = None
         error: str | None = None
+        took: float | None = None  # the model's own time, when it ran on the pool
         release_now = True
         try:
             if adapter.is_async:
                 prediction = await asyncio.wait_for(adapter.apredict(features), timeout)
             else:
-                future = self._pool.submit(adapter.predict, features)
+                future = self._pool.submit(_timed, adapter.predict, features)
                 # The slot follows the thread: a hung model keeps it until it returns.
                 release_now = False
                 future.add_done_callback(lambda _f: self._slots.release())
-                prediction = await asyncio.wait_for(
+                prediction, took = await asyncio.wait_for(
                     asyncio.shield(asyncio.wrap_future(future)), timeout
                 )
         except TimeoutError:
@@ -126,7 +133,8 @@ class ShadowRunner:
         finally:
             if release_now:
                 self._slots.release()
-        latency_ms = (time.perf_counter() - start) * 1000.0
+        # Queueing on a busy host is not the model's latency; a timeout is the time waited.
+        latency_ms = took if took is not None else (time.perf_counter() - start) * 1000.0
         if error is None:
             self._count("completed")
         outcome = ShadowOutcome(adapter.name, prediction, latency_ms, error, context)
