@@ -86,26 +86,27 @@ def load_analysis_data(
     per_unit = unit_values(units, rows, plans)
     # a unit's primary window is open at ``moment`` when it was first exposed after this:
     opened_after = moment - timedelta(days=float(spec.metrics.primary.window_days))
-    grouped = store.fetch(_cells_query(per_unit, plans, len(segments), opened_after))
+    grouped = _sorted(store.fetch(_cells_query(per_unit, plans, len(segments), opened_after)))
     if not grouped:
         raise NoExposures(spec.name, store.target, store.known_experiments())
     variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
     aggregates = _metric_aggregates(grouped, plans, segments)
     for p in plans:
         if p.metric.kind == "quantile":
-            counts = _histogram(store.fetch(_unit_histogram_query(per_unit, p)), variants)
+            bins = store.fetch(_unit_histogram_query(per_unit, p))
+            counts = _histogram(bins, variants)
             aggregates[p.metric.name] = MetricAggregates(
                 p.metric.name,
                 p.metric.kind,
                 aggregates[p.metric.name].cells,
                 histogram=LatencyHistogram(HISTOGRAM_EDGES, counts),
             )
-    serving = _serving(store.fetch(_serving_query(exposed)), variants)
+    requests = store.fetch(_serving_query(exposed))
     return AnalysisData(
         experiment=spec.name,
-        health=_health(grouped, plans, moment),
+        health=_health(grouped, requests, plans, moment),
         metrics=aggregates,
-        serving=serving,
+        serving=_serving(requests, variants),
         segments=segments,
     )
 
@@ -131,8 +132,6 @@ def _cells_query(
     sums: dict[str, ir.Value] = {
         "n": t.count(),
         "probability": t.probability.cast("float64").sum(),
-        "first": t.first_ts.min(),
-        "last": t.last_ts.max(),
         "last_outcome": t.last_outcome.max(),
         "open": (t.first_ts > ibis.literal(opened_after, t.first_ts.type())).ifelse(1, 0).sum(),
     }
@@ -146,26 +145,34 @@ def _cells_query(
         if p.d is not None:
             d = t[f"d{i}"]
             sums |= {f"sd{i}": d.sum(), f"sdd{i}": (d * d).sum(), f"syd{i}": (y * d).sum()}
-    grouped = t.group_by(**keys).aggregate(**sums)
-    return grouped.order_by([grouped[k] for k in keys])
+    return t.group_by(**keys).aggregate(**sums)
 
 
 def _serving_query(exposed: ir.Table) -> ir.Table:
-    grouped = exposed.group_by(
+    """Every counted request by its own variant: counts, failures, latency bins, first/last."""
+    return exposed.group_by(
         variant=exposed.variant, bin=histogram_bin(exposed.latency_ms)
-    ).aggregate(requests=exposed.count(), errors=exposed.error.count())
-    return grouped.order_by(["variant", "bin"])
+    ).aggregate(
+        requests=exposed.count(),
+        errors=exposed.error.count(),
+        first=exposed.ts.min(),
+        last=exposed.ts.max(),
+    )
 
 
 def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan) -> ir.Table:
     t = per_unit.filter(~per_unit.multiple)
-    grouped = t.group_by(variant=t.variant, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(
+    return t.group_by(variant=t.variant, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(
         requests=t.count()
     )
-    return grouped.order_by(["variant", "bin"])
 
 
 # -- rows to the contract ------------------------------------------------------------------
+
+
+def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows in a fixed order (engines return groups in any order; float sums follow it)."""
+    return sorted(rows, key=lambda r: tuple((v is None, str(v)) for v in r.values()))
 
 
 def _f(value: Any) -> float:
@@ -213,7 +220,12 @@ def _with(cell: Cell, extra: dict[str, Any]) -> Cell:
     return replace(cell, **{k: _f(v) for k, v in extra.items()})
 
 
-def _health(rows: list[dict[str, Any]], plans: list[MetricPlan], moment: datetime) -> Health:
+def _health(
+    rows: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+    plans: list[MetricPlan],
+    moment: datetime,
+) -> Health:
     exposed = sum(int(r["n"]) for r in rows)
     several = sum(int(r["n"]) for r in rows if r["multiple"])
     srm: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -230,8 +242,8 @@ def _health(rows: list[dict[str, Any]], plans: list[MetricPlan], moment: datetim
             SrmCount(version, variant, int(n), total / n if n else math.nan)
             for (version, variant), (n, total) in sorted(srm.items())
         ),
-        first_exposure=_extreme(min, (r["first"] for r in rows)),
-        last_exposure=_extreme(max, (r["last"] for r in rows)),
+        first_exposure=_extreme(min, (r["first"] for r in requests)),
+        last_exposure=_extreme(max, (r["last"] for r in requests)),
         last_outcome=_extreme(max, (r["last_outcome"] for r in analysed)),
         outcomes={p.metric.name: sum(int(r[f"c{p.index}"]) for r in analysed) for p in plans},
         units_in_window=sum(int(r["open"]) for r in analysed),

@@ -63,6 +63,12 @@ def _map_value(attributes: dt.Map(dt.string, dt.string), key: str) -> str:  # ty
     """DuckDB's own map lookup: a third of the cost of Ibis' portable one."""
 
 
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_values(attributes: str, keys: dt.Array(dt.string)) -> dt.Array(dt.string):  # type: ignore[valid-type]
+    """DuckDB's JSON lookup by a list of keys: Ibis' single key becomes a JSON path that
+    sqlglot cannot tokenize when the key holds a quote."""
+
+
 def attribute(column: ir.Value, key: str, *, backend: str | None = None) -> ir.StringValue:
     """``column[key]`` as text, null when missing: a map (Parquet), JSON (PostgreSQL) or text."""
     dtype = column.type()
@@ -71,6 +77,9 @@ def attribute(column: ir.Value, key: str, *, backend: str | None = None) -> ir.S
         if backend == "duckdb" and dtype.value_type.is_string():
             return _map_value(column, literal)
         return column.get(literal).cast("string")
+    plain_key = not key.startswith(("$", "/"))  # DuckDB reads those as paths
+    if backend == "duckdb" and (dtype.is_json() or dtype.is_string()) and plain_key:
+        return _json_values(column.cast("string"), ibis.array([literal]))[0]
     if dtype.is_json():
         return column[literal].str
     if dtype.is_string():
@@ -87,7 +96,7 @@ def first_exposures(
 ) -> ir.Table:
     """One row per unit: its first counted exposure and whether it saw several variants.
 
-    Columns: ``unit_id, first_ts, last_ts, multiple, variant, allocation_version,
+    Columns: ``unit_id, first_ts, multiple, variant, allocation_version,
     probability, s0, s1, ...`` (``s<i>`` is ``segments[i]``, :data:`NO_VALUE` when missing).
     Ties on ``ts`` go to the smaller ``request_id`` (a missing one first), then to the
     smaller remaining fields, so every engine picks the same exposure.
@@ -106,14 +115,12 @@ def first_exposures(
     if backend in _STRUCT_MIN_BACKENDS:
         units = exposed.group_by("unit_id").aggregate(
             first=ibis.struct(fields).min(),
-            last_ts=exposed.ts.max(),
             low=exposed.variant.min(),
             high=exposed.variant.max(),
         )
         return units.select(
             "unit_id",
             first_ts=units.first["ts"],
-            last_ts=units.last_ts,
             multiple=units.low != units.high,
             **{name: units.first[name] for name in keep},
         )
@@ -122,7 +129,6 @@ def first_exposures(
     ranked = exposed.select(
         "unit_id",
         first_ts=exposed.ts,
-        last_ts=exposed.ts.max().over(everyone),
         multiple=exposed.variant.min().over(everyone) != exposed.variant.max().over(everyone),
         rank=ibis.row_number().over(in_order),
         **{name: fields[name] for name in keep},
@@ -244,27 +250,29 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
     joined = u.left_join(
         rows, [u.unit_id == rows.unit_id, ~u.multiple, rows.ts >= low, rows.ts < high]
     )
+    # CASE sums rather than FILTER clauses: an unmatched unit (NULL row) sums to 0, and
+    # DuckDB spills these states to disk under a memory limit where FILTER's ran out.
+    # Flags are integers: a bare 1.0 is NUMERIC in PostgreSQL, not a double.
+    zero = ibis.literal(0.0, "float64")
     aggregates: dict[str, ir.Value] = {"last_outcome": joined.ts.max()}
-    counted: dict[int, ir.BooleanValue] = {}
     for p in plans:
-        name = ibis.literal(p.y, "string")
         inside = (joined.ts >= joined.first_ts) & (joined.ts < joined[ends[p.window_days]])
-        is_y = joined.metric == name
+        is_y = joined.metric == ibis.literal(p.y, "string")
+        counted = is_y
         if p.metric.kind == "proportion":
-            hit = (joined.value != 0).cast("int32")  # bool to int4 casts everywhere
-            aggregates[f"y{p.index}"] = hit.max(where=is_y & inside)
+            hit = is_y & inside & (joined.value != 0)
+            aggregates[f"y{p.index}"] = hit.ifelse(1, 0).max()
         else:
-            aggregates[f"y{p.index}"] = joined.value.sum(where=is_y & inside)
-        counted[p.index] = is_y
+            aggregates[f"y{p.index}"] = (is_y & inside).ifelse(joined.value, zero).sum()
         if p.d is not None:
             is_d = joined.metric == ibis.literal(p.d, "string")
-            aggregates[f"d{p.index}"] = joined.value.sum(where=is_d & inside)
-            counted[p.index] = is_y | is_d
-        aggregates[f"c{p.index}"] = joined.ts.count(where=counted[p.index] & inside)
+            aggregates[f"d{p.index}"] = (is_d & inside).ifelse(joined.value, zero).sum()
+            counted = is_y | is_d
+        aggregates[f"c{p.index}"] = (counted & inside).ifelse(1, 0).sum()
         if p.x is not None:
             before = (joined.ts >= joined[starts[p.lookback_days]]) & (joined.ts < joined.first_ts)
             is_x = joined.metric == ibis.literal(p.x, "string")
-            aggregates[f"x{p.index}"] = joined.value.sum(where=is_x & before)
+            aggregates[f"x{p.index}"] = (is_x & before).ifelse(joined.value, zero).sum()
     per_unit = joined.group_by(list(units.columns)).aggregate(**aggregates)
     filled = {
         name: per_unit[name].cast("float64").fill_null(0.0)
