@@ -13,6 +13,7 @@ from champion.analysis.aggregate import HISTOGRAM_EDGES, load_analysis_data
 from champion.analysis.aggregates import AnalysisData, Cell
 from champion.analysis.store import open_store
 from champion.errors import InvalidArgument, NoExposures
+from champion.events import Exposure, Outcome, open_writer
 from tests.analysis._events import Truth, make_spec, write_experiment
 from tests.analysis._oracle import Oracle, close, compute
 
@@ -207,3 +208,33 @@ def test_duckdb_and_postgresql_give_the_same_data(tmp_path: Path, postgres_url: 
             load_analysis_data(parquet, SPEC, as_of=AS_OF),
             load_analysis_data(postgres, SPEC, as_of=AS_OF),
         )
+
+
+def test_health_by_hand_on_a_ramp(tmp_path: Path) -> None:
+    """Version 1 gives v2 10%, version 2 gives it 50%; one unit crosses over; as of day 4."""
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    day = timedelta(days=1)
+    plan = [  # unit, variant, version, probability, first exposure
+        ("a", "v1", 1, 0.9, t0), ("b", "v1", 1, 0.9, t0), ("c", "v1", 1, 0.9, t0 + day / 2),
+        ("d", "v2", 1, 0.1, t0), ("e", "v1", 2, 0.5, t0 + 2 * day),
+        ("f", "v2", 2, 0.5, t0 + 2 * day), ("g", "v1", 2, 0.5, t0 + 2 * day),
+    ]  # fmt: skip
+    with open_writer(str(tmp_path)) as writer:
+        for unit, variant, version, share, ts in plan:
+            writer.log(Exposure(experiment=SPEC.name, unit_id=unit, variant=variant, model="m",
+                                allocation_version=version, probability=share, ts=ts))  # fmt: skip
+        writer.log(Exposure(experiment=SPEC.name, unit_id="g", variant="v2", model="m",
+                            allocation_version=2, probability=0.5, ts=t0 + 3 * day))  # fmt: skip
+        writer.log(Outcome(unit_id="a", metric="converted", value=1, ts=t0 + day))
+        writer.log(Outcome(unit_id="f", metric="converted", value=1, ts=t0 + 3 * day))
+        writer.log(Outcome(unit_id="g", metric="converted", value=1, ts=t0 + 3.5 * day))
+    with open_store(tmp_path) as store:
+        h = load_analysis_data(store, SPEC, as_of=t0 + 4 * day).health
+    assert (h.exposed_units, h.analysed_units, h.multiple_exposure_units) == (7, 6, 1)
+    assert [(s.allocation_version, s.variant, s.units, s.share) for s in h.srm] == [
+        (1, "v1", 3, 0.9), (1, "v2", 1, 0.1), (2, "v1", 2, 0.5), (2, "v2", 1, 0.5),
+    ]  # fmt: skip
+    assert (h.first_exposure, h.last_exposure) == (t0, t0 + 3 * day)
+    assert h.last_outcome == t0 + 3 * day  # g's outcome is not read: g crossed over
+    assert h.outcomes["converted"] == 2
+    assert h.units_in_window == 2  # e and f: first exposed after day 1, 3-day window

@@ -197,23 +197,26 @@ def metric_outcomes(
     """
     names = sorted({n for p in plans for n in p.outcome_names})
     from_events = [n for n in names if n not in sql_tables]
+    ts_type = outcomes.ts.type().copy(nullable=True)
     parts = []
     if from_events or not sql_tables:
         rows = outcomes.filter(
             outcomes.metric.isin([ibis.literal(n, "string") for n in from_events])
         )
-        parts.append(rows.select("unit_id", "metric", "ts", value=rows.value.cast("float64")))
+        parts.append(
+            rows.select(unit_id=rows.unit_id, metric=rows.metric, ts=rows.ts, value=rows.value)
+        )
     for name in names:
         if name in sql_tables:
             t = sql_tables[name]
             parts.append(
                 t.select(
-                    unit_id=t.unit_id,
-                    metric=ibis.literal(name, "string"),
-                    ts=t.ts.cast(outcomes.ts.type()),
-                    value=t.value,
+                    unit_id=t.unit_id, metric=ibis.literal(name, "string"), ts=t.ts, value=t.value
                 )
             )
+    # one schema for the union: nullable text, the outcome table's instants, doubles
+    types = {"unit_id": dt.string, "metric": dt.string, "ts": ts_type, "value": dt.float64}
+    parts = [p.select(**{c: p[c].cast(types[c]) for c in types}) for p in parts]
     rows = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     if as_of is not None:
         rows = rows.filter(rows.ts <= ibis.literal(as_of, outcomes.ts.type()))

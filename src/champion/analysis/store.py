@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import sqlglot
@@ -218,8 +219,8 @@ def open_store(
 
     >>> import tempfile
     >>> with open_store(tempfile.mkdtemp()) as store:
-    ...     store.backend, store.exposures.count().execute()
-    ('duckdb', 0)
+    ...     store.backend, store.fetch(store.exposures.aggregate(n=store.exposures.count()))
+    ('duckdb', [{'n': 0}])
     """
     if experiment is not None and not _NAME.match(experiment):
         raise InvalidArgument("experiment", experiment, "must be an experiment name as in specs")
@@ -270,9 +271,13 @@ def _open_folder(root: Path, experiment: str | None, memory_limit: str) -> Event
         con.raw_sql("SET preserve_insertion_order = false")
         exposures = _parquet_table(con, root, "exposures", experiment)
         outcomes = _parquet_table(con, root, "outcomes", None)
-    except BaseException:
+    except BaseException as e:
         con.disconnect()
         shutil.rmtree(spill, ignore_errors=True)
+        if isinstance(e, duckdb.Error):  # a segment that is not Parquet, a file gone
+            raise EventStoreUnavailable(
+                str(root), _one_line(e), "remove or replace the unreadable file"
+            ) from e
         raise
     store = EventStore(con, exposures, outcomes, str(root), _folder=root)
     store._cleanup = weakref.finalize(store, shutil.rmtree, spill, ignore_errors=True)
