@@ -252,7 +252,12 @@ def _health(
 
 
 def _extreme(pick: Any, values: Iterable[datetime | None]) -> datetime | None:
-    present = [v.astimezone(UTC) for v in values if v is not None]
+    """The min or max instant, in UTC (engines without zones, e.g. Spark, hand back UTC)."""
+    present = [
+        v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        for v in values
+        if v is not None
+    ]
     return pick(present) if present else None
 
 

@@ -54,7 +54,10 @@ def counted_exposures(
     if as_of is not None:
         e = e.filter(e.ts <= ibis.literal(as_of, e.ts.type()))
         if "date" in e.columns:  # lets Parquet and partitioned tables skip later days
-            e = e.filter(e.date <= ibis.literal(as_of.date(), "date"))
+            if e.date.type().is_date():
+                e = e.filter(e.date <= ibis.literal(as_of.date(), "date"))
+            elif e.date.type().is_string():  # a partition read as text (Spark, Hive)
+                e = e.filter(e.date <= ibis.literal(as_of.date().isoformat(), "string"))
     return e
 
 
