@@ -82,6 +82,7 @@ def main() -> None:
     cfg = json.loads(sys.stdin.read())
     control = cfg["champion"]
     clock = time.perf_counter
+    cpu0 = time.process_time()
     t0 = clock()
     con = ibis.duckdb.connect()
     data = per_unit_table(con, cfg).cache()
@@ -94,6 +95,7 @@ def main() -> None:
         p: exp.analyze(data.filter(data.platform == p), control=control) for p in platforms
     }
     t3 = clock()
+    cpu = time.process_time() - cpu0
     check = {}
     for metric in ("converted", "revenue", "revenue_per_visit"):
         r = overall[metric]
@@ -107,6 +109,7 @@ def main() -> None:
         json.dumps(
             {
                 "seconds": t3 - t0,
+                "cpu_seconds": cpu,
                 "table_seconds": t1 - t0,
                 "overall_seconds": t2 - t1,
                 "segments_seconds": t3 - t2,

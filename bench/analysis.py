@@ -357,6 +357,7 @@ def worker_champion(root: Path) -> dict[str, Any]:
 
     spec = Experiment.model_validate(spec_dict())
     clock = time.perf_counter
+    cpu0 = time.process_time()
     t0 = clock()
     with open_store(root, experiment=spec.name) as store:
         data = load_analysis_data(store, spec)
@@ -364,6 +365,7 @@ def worker_champion(root: Path) -> dict[str, Any]:
     t1 = clock()
     report = build_report(data, spec)
     t2 = clock()
+    cpu = time.process_time() - cpu0
     check: dict[str, Any] = {"units": data.health.analysed_units, "sums": {}}
     for m in report.metrics:
         test = m.challengers[CHALLENGER].comparison.test
@@ -381,6 +383,7 @@ def worker_champion(root: Path) -> dict[str, Any]:
         "load_seconds": t1 - t0,
         "readout_seconds": t2 - t1,
         "seconds": t2 - t0,
+        "cpu_seconds": cpu,
         "queries": queries,
         "rows_fetched": fetched,
         "decision": report.decision.decision,
@@ -405,6 +408,7 @@ def worker_floor(root: Path) -> dict[str, Any]:
 
     queries = floor_queries(root)
     clock = time.perf_counter
+    cpu0 = time.process_time()
     t0 = clock()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -415,6 +419,7 @@ def worker_floor(root: Path) -> dict[str, Any]:
         parts[f"{name}_seconds"] = clock() - t
     con.close()
     seconds = clock() - t0
+    cpu = time.process_time() - cpu0
     sums: dict[str, dict[str, float]] = {}
     for r in results["cells"].to_pylist():
         if not r["multiple"]:
@@ -423,6 +428,7 @@ def worker_floor(root: Path) -> dict[str, Any]:
                 acc[name] += float(r[column] or 0)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         **parts,
         "rows_fetched": sum(t.num_rows for t in results.values()),
         "check": {"sums": sums},
@@ -584,18 +590,21 @@ def report(
         f"({info['units']:,} units, 3 metrics, 3 segments), median of {repeats}"
     )
     table = Table(title=title)
-    for col in ("contender", "median s", "min s", "max s", "peak RSS MiB", "x champion"):
+    cols = ("contender", "median s", "min s", "max s", "CPU s", "peak RSS MiB", "x champion")
+    for col in cols:
         table.add_column(col, justify="left" if col == "contender" else "right")
 
-    def row(label: str, rs: list, key: str = "seconds", what: str = "") -> None:
+    def row(label: str, rs: list, key: str = "seconds") -> None:
         med, lo, hi = _stats(rs, key)
+        whole = key == "seconds"
         table.add_row(
-            label + what,
+            label,
             f"{med:.2f}",
             f"{lo:.2f}",
             f"{hi:.2f}",
-            f"{max(r for _, r in rs):,.0f}" if key == "seconds" else "",
-            f"{med / full:.2f}" if key == "seconds" else "",
+            f"{_stats(rs, 'cpu_seconds')[0]:.2f}" if whole else "",
+            f"{max(r for _, r in rs):,.0f}" if whole else "",
+            f"{med / full:.2f}" if whole else "",
         )
 
     row("champion: open_store + load_analysis_data + build_report", champ)
@@ -650,6 +659,9 @@ def report(
             "within_1.5x_of_floor": ok_floor,
             "peak_rss_under_1gb": ok_rss,
         },
+        "cpu_seconds": _stats(champ, "cpu_seconds")[0],
+        "tea_tasting_cpu_seconds": _stats(peer, "cpu_seconds")[0] if peer else None,
+        "floor_cpu_seconds": _stats(floor, "cpu_seconds")[0],
         "runs": {name: [r["seconds"] for r, _ in rs] for name, rs in runs.items()},
         "peak_rss_runs_mb": {name: [m for _, m in rs] for name, rs in runs.items()},
         "rows": info["exposures"],
