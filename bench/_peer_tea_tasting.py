@@ -69,6 +69,15 @@ def per_unit_table(con: ibis.BaseBackend, cfg: dict) -> ibis.Table:
     )
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def experiment() -> tt.Experiment:
     return tt.Experiment(
         sample_ratio=tt.SampleRatio(),
@@ -116,6 +125,7 @@ def main() -> None:
                 "segments": len(by_platform),
                 "sample_ratio_p_value": overall["sample_ratio"].pvalue,
                 "check": check,
+                "peak_rss_mb": peak_rss_mb(),
                 "versions": {p: version(p) for p in ("tea-tasting", "ibis-framework", "duckdb")},
             }
         )

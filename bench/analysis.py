@@ -40,7 +40,7 @@ OUT = BENCH / "out"
 VENV = BENCH / ".venv-tea-tasting"
 REQUIREMENTS = BENCH / "requirements-tea-tasting.txt"
 PEER = BENCH / "_peer_tea_tasting.py"
-LAYOUT = 1  # bump when the generated data change, so cached folders are not reused
+LAYOUT = 2  # bump when the generated data change, so cached folders are not reused
 
 EXPERIMENT = "bench-checkout"
 CHAMPION, CHALLENGER = "v1", "v2"
@@ -52,6 +52,7 @@ DAY_US = 86_400_000_000
 DAYS = 14  # exposures run for two weeks
 WINDOW_DAYS = 7  # every metric's attribution window, and the covariate's lookback
 REQUESTS_PER_UNIT = 5  # exposures / units
+CHUNK = 10_000_000  # rows generated at a time (~3.5 GB of memory)
 OUTCOME_NAMES = ("converted", "revenue", "visits")  # what the metrics read
 OTHER_OUTCOME = "support_ticket"  # in the log, read by no metric
 
@@ -99,7 +100,7 @@ def _ids(prefix: str, index: Any) -> Any:
     return pc.binary_join_element_wise(prefix, pc.cast(pa.array(index), pa.string()), "")
 
 
-def _write_partitions(table: Any, folder: Path, ts_us: Any, key: str, tag: str, schema: Any) -> int:
+def _write_partitions(table: Any, folder: Path, ts_us: Any, tag: str, schema: Any) -> None:
     """Rows sorted by time, one zstd Parquet file per UTC day (``<folder>/date=.../part-*``)."""
     import numpy as np
     import pyarrow.parquet as pq
@@ -114,11 +115,26 @@ def _write_partitions(table: Any, folder: Path, ts_us: Any, key: str, tag: str, 
         part = folder / f"date={day}"
         part.mkdir(parents=True, exist_ok=True)
         piece = table.slice(lo, hi - lo).cast(schema)
-        pq.write_table(piece, part / f"part-{key}-{tag}.parquet", compression="zstd")
-    return len(bounds) - 1
+        pq.write_table(piece, part / f"part-{tag}.parquet", compression="zstd")
 
 
 def generate(root: Path, rows: int, seed: int) -> dict[str, int]:
+    """``rows`` exposures and ``rows`` outcome rows, in chunks of at most :data:`CHUNK` rows
+    (each chunk its own units and its own file per day), so memory stays bounded."""
+    key = hashlib.sha256(f"{rows}:{seed}".encode()).hexdigest()[:12]
+    total = {"exposures": 0, "outcomes": 0, "units": 0}
+    for chunk, start in enumerate(range(0, rows, CHUNK)):
+        size = min(CHUNK, rows - start)
+        done = _generate_chunk(root, size, (seed, chunk), total["units"], start, f"{key}-{chunk}")
+        for name in total:
+            total[name] += done[name]
+    total["files"] = sum(1 for _ in root.rglob("*.parquet"))
+    return total
+
+
+def _generate_chunk(
+    root: Path, rows: int, seed: tuple[int, int], unit_offset: int, row_offset: int, tag: str
+) -> dict[str, int]:
     """``rows`` exposures and ``rows`` outcome rows with known effects, in the writer's layout.
 
     Units (rows / 5) get a first exposure uniformly over two weeks, a variant (50/50), a
@@ -133,10 +149,9 @@ def generate(root: Path, rows: int, seed: int) -> dict[str, int]:
 
     from champion.events.schema import file_schema
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(list(seed))
     units = max(rows // REQUESTS_PER_UNIT, 1)
     extra = rows - units
-    key = hashlib.sha256(f"{rows}:{seed}".encode()).hexdigest()[:12]
 
     # -- units
     t0 = START_US + rng.integers(0, DAYS * DAY_US, units)
@@ -170,10 +185,10 @@ def generate(root: Path, rows: int, seed: int) -> dict[str, int]:
     exposures = pa.table(
         {
             "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "unit_id": _ids("u", who),
+            "unit_id": _ids("u", who + unit_offset),
             "variant": names.take(variant.astype(np.int8)),
             "model": pa.array(["model-a", "model-b"]).take(variant.astype(np.int8)),
-            "request_id": _ids("r", rng.permutation(rows)),
+            "request_id": _ids("r", rng.permutation(rows) + row_offset),
             "latency_ms": latency,
             "error": pa.array(np.where(failed, "timeout", None), pa.string()),
             "prediction": pa.nulls(rows, pa.string()),
@@ -185,7 +200,7 @@ def generate(root: Path, rows: int, seed: int) -> dict[str, int]:
         }
     )
     folder = root / "exposures" / f"experiment={EXPERIMENT}"
-    exposure_days = _write_partitions(exposures, folder, ts, key, "0", file_schema("exposures"))
+    _write_partitions(exposures, folder, ts, tag, file_schema("exposures"))
     del exposures, attributes, keys, values, pairs
 
     # -- outcomes
@@ -222,21 +237,13 @@ def generate(root: Path, rows: int, seed: int) -> dict[str, int]:
     outcomes = pa.table(
         {
             "ts": pa.array(o_ts, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "unit_id": _ids("u", o_units),
+            "unit_id": _ids("u", o_units + unit_offset),
             "metric": pa.array([*OUTCOME_NAMES, OTHER_OUTCOME]).take(o_metric),
             "value": o_value,
         }
     )
-    outcome_days = _write_partitions(
-        outcomes, root / "outcomes", o_ts, key, "0", file_schema("outcomes")
-    )
-    return {
-        "exposures": rows,
-        "outcomes": int(o_units.size),
-        "units": units,
-        "exposure_files": exposure_days,
-        "outcome_files": outcome_days,
-    }
+    _write_partitions(outcomes, root / "outcomes", o_ts, tag, file_schema("outcomes"))
+    return {"exposures": rows, "outcomes": int(o_units.size), "units": units}
 
 
 def dataset(rows: int, seed: int) -> Path:
@@ -402,8 +409,14 @@ _FLOOR_SUMS = {
 }
 
 
-def worker_floor(root: Path) -> dict[str, Any]:
-    """The hand-written queries through DuckDB's own Python client, results as Arrow."""
+def worker_floor(root: Path, memory_limit: str | None = None) -> dict[str, Any]:
+    """The hand-written queries through DuckDB's own Python client, results as Arrow.
+
+    With ``memory_limit``, DuckDB is held to it as champion's store holds its own (and
+    spills to a temporary folder beyond it).
+    """
+    import tempfile
+
     import duckdb
 
     queries = floor_queries(root)
@@ -412,6 +425,10 @@ def worker_floor(root: Path) -> dict[str, Any]:
     t0 = clock()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    spill = tempfile.TemporaryDirectory(prefix="bench-floor-")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET temp_directory = '{spill.name}'")
     parts, results = {}, {}
     for name, sql in queries.items():
         t = clock()
@@ -420,6 +437,7 @@ def worker_floor(root: Path) -> dict[str, Any]:
     con.close()
     seconds = clock() - t0
     cpu = time.process_time() - cpu0
+    spill.cleanup()
     sums: dict[str, dict[str, float]] = {}
     for r in results["cells"].to_pylist():
         if not r["multiple"]:
@@ -457,40 +475,17 @@ def peer_python() -> Path:
 def spawn(command: list[str], stdin: str = "") -> tuple[dict[str, Any], float]:
     """Run one contender in a process of its own: its JSON answer and its peak RSS in MiB.
 
-    The peak is the child's own ``ru_maxrss`` (``wait4`` on that one process), so no
-    contender's peak is another's.
+    The peak is the process's own high-water mark (``VmHWM``, read by the process as it
+    ends), not ``ru_maxrss``: Linux carries the parent's high-water mark into a child across
+    ``exec``, so a small child would report this bench's own peak.
     """
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=BENCH.parent,
+    proc = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, check=False, cwd=BENCH.parent
     )
-    out, err = _communicate(proc, stdin)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:3])} failed (exit {proc.returncode}):\n{err[-4000:]}")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss / 1024
-
-
-def _communicate(proc: subprocess.Popen[str], stdin: str) -> tuple[str, str]:
-    """Feed stdin and read both pipes without reaping the child (``wait4`` does that)."""
-    import threading
-
-    pin, pout, perr = proc.stdin, proc.stdout, proc.stderr
-    if pin is None or pout is None or perr is None:
-        raise RuntimeError("the contender's pipes are not open")
-    err: list[str] = []
-    reader = threading.Thread(target=lambda: err.append(perr.read()))
-    reader.start()
-    pin.write(stdin)
-    pin.close()
-    out = pout.read()
-    reader.join()
-    return out, err[0] if err else ""
+        sys.exit(f"{' '.join(command[:3])} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result, float(result["peak_rss_mb"])
 
 
 def warm_page_cache(root: Path) -> None:
@@ -501,12 +496,24 @@ def warm_page_cache(root: Path) -> None:
                 pass
 
 
-def contenders(root: Path, peer: bool) -> dict[str, tuple[list[str], str]]:
+def champion_memory_limit() -> str | None:
+    """The DuckDB memory limit champion's store sets on an event folder, if it sets one."""
+    from champion.analysis import store
+
+    default = getattr(store, "DEFAULT_MEMORY_LIMIT", None)
+    return os.environ.get("CHAMPION_DUCKDB_MEMORY_LIMIT") or default
+
+
+def contenders(root: Path, peer: bool, capped: bool) -> dict[str, tuple[list[str], str]]:
     me = [sys.executable, str(Path(__file__).resolve())]
+    floor = [*me, "--worker", "floor", "--data", str(root)]
     runs = {
         "champion": ([*me, "--worker", "champion", "--data", str(root)], ""),
-        "floor": ([*me, "--worker", "floor", "--data", str(root)], ""),
+        "floor": (floor, ""),
     }
+    limit = champion_memory_limit()
+    if capped and limit:
+        runs["floor, capped"] = ([*floor, "--memory-limit", limit], "")
     if peer:
         cfg = {
             "root": str(root),
@@ -519,9 +526,11 @@ def contenders(root: Path, peer: bool) -> dict[str, tuple[list[str], str]]:
     return runs
 
 
-def measure(root: Path, repeats: int, peer: bool) -> dict[str, list[tuple[dict[str, Any], float]]]:
+def measure(
+    root: Path, repeats: int, peer: bool, capped: bool
+) -> dict[str, list[tuple[dict[str, Any], float]]]:
     """``repeats`` rounds; each round runs every contender once, the order rotating per round."""
-    plan = contenders(root, peer)
+    plan = contenders(root, peer, capped)
     names = list(plan)
     runs: dict[str, list[tuple[dict[str, Any], float]]] = {n: [] for n in names}
     for i in range(repeats):
@@ -618,6 +627,9 @@ def report(
     row("floor: hand-written DuckDB SQL", floor)
     row("  of which the cells query", floor, "cells_seconds")
     row("  of which the serving query", floor, "serving_seconds")
+    capped = runs.get("floor, capped")
+    if capped:
+        row(f"floor under champion's memory limit ({champion_memory_limit()})", capped)
     console.print(table)
 
     speedup = peer_s / full if peer_s else None
@@ -662,6 +674,8 @@ def report(
         "cpu_seconds": _stats(champ, "cpu_seconds")[0],
         "tea_tasting_cpu_seconds": _stats(peer, "cpu_seconds")[0] if peer else None,
         "floor_cpu_seconds": _stats(floor, "cpu_seconds")[0],
+        "floor_capped_seconds": _stats(capped)[0] if capped else None,
+        "floor_capped_peak_rss_mb": rss.get("floor, capped"),
         "runs": {name: [r["seconds"] for r, _ in rs] for name, rs in runs.items()},
         "peak_rss_runs_mb": {name: [m for _, m in rs] for name, rs in runs.items()},
         "rows": info["exposures"],
@@ -718,12 +732,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE champion's SQL")
     ap.add_argument("--worker", choices=("champion", "floor"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--floor-capped",
+        action="store_true",
+        help="also time the floor under champion's DuckDB memory limit",
+    )
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--memory-limit", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         warnings.simplefilter("ignore", DeprecationWarning)
-        work = worker_champion if args.worker == "champion" else worker_floor
-        print(json.dumps(work(args.data), default=str))
+        if args.worker == "champion":
+            result = worker_champion(args.data)
+        else:
+            result = worker_floor(args.data, args.memory_limit)
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result, default=str))
         return
     if args.rows < 10 or args.repeats < 1:
         ap.error("--rows must be >= 10 and --repeats >= 1")
@@ -737,7 +761,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_peer:
         peer_python()
     warm_page_cache(root)
-    runs = measure(root, args.repeats, not args.no_peer)
+    runs = measure(root, args.repeats, not args.no_peer, args.floor_capped)
     out = report(runs, info, load, args.repeats)
     if args.json:
         print(json.dumps(out))
