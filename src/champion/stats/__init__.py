@@ -52,6 +52,14 @@ from champion.stats.power import (
     sample_size_mean,
     sample_size_proportion,
 )
+from champion.stats.quantile import (
+    QuantileEstimate,
+    histogram_mean,
+    histogram_quantile,
+    histogram_quantile_arrays,
+    order_statistic_ranks,
+    quantile_difference,
+)
 from champion.stats.ratio import ratio_test
 from champion.stats.results import ChiSquareResult, SampleSize, SRMResult, Status, TestResult
 from champion.stats.sequential import (
@@ -75,6 +83,7 @@ __all__ = [
     "NonInferiorityResult",
     "PSIResult",
     "ProportionStats",
+    "QuantileEstimate",
     "RateCI",
     "RatioStats",
     "RegretSimulation",
@@ -97,6 +106,9 @@ __all__ = [
     "crossing_probabilities",
     "cuped",
     "days_needed",
+    "histogram_mean",
+    "histogram_quantile",
+    "histogram_quantile_arrays",
     "mde_mean",
     "mde_proportion",
     "msprt",
@@ -104,6 +116,7 @@ __all__ = [
     "noninferiority_mean",
     "noninferiority_proportion",
     "optimal_ratio_proportion",
+    "order_statistic_ranks",
     "paired_proportion_test",
     "power_mean",
     "power_proportion",
@@ -113,6 +126,7 @@ __all__ = [
     "proportion_test",
     "psi",
     "psi_reading",
+    "quantile_difference",
     "ratio_test",
     "reject",
     "sample_size_mean",
