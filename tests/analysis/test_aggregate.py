@@ -238,3 +238,27 @@ def test_health_by_hand_on_a_ramp(tmp_path: Path) -> None:
     assert h.last_outcome == t0 + 3 * day  # g's outcome is not read: g crossed over
     assert h.outcomes["converted"] == 2
     assert h.units_in_window == 2  # e and f: first exposed after day 1, 3-day window
+
+
+def test_latency_bins_and_errors_count_every_request_by_its_own_variant(tmp_path: Path) -> None:
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    served = [  # unit, variant, latency (ms), error
+        ("a", "v1", 1.0, None), ("a", "v1", 1.0, None), ("a", "v2", 100.0, "timeout"),
+        ("b", "v2", None, "refused"), ("b", "v2", 0.0, None), ("c", "v2", 1e9, None),
+    ]  # fmt: skip
+    with open_writer(str(tmp_path)) as writer:
+        for k, (unit, variant, latency, error) in enumerate(served):
+            writer.log(Exposure(experiment=SPEC.name, unit_id=unit, variant=variant, model="m",
+                                allocation_version=1, probability=0.5, latency_ms=latency,
+                                error=error, ts=t0 + timedelta(minutes=k)))  # fmt: skip
+    with open_store(tmp_path) as store:
+        serving = load_analysis_data(store, SPEC).serving
+    assert serving.requests == {"v1": 2, "v2": 4}
+    assert serving.errors == {"v1": 0, "v2": 2}
+    bins = {
+        v: {i: c for i, c in enumerate(counts) if c} for v, counts in serving.latency.counts.items()
+    }
+    # 1 ms is edge k=0 (bin 400), 100 ms bin 800; 0 ms falls in the first bin, 1e9 ms in the
+    # last; the request without a latency is in no bin
+    assert bins == {"v1": {400: 2}, "v2": {800: 1, 0: 1, 1399: 1}}
+    assert serving.latency.edges[400] == 1.0

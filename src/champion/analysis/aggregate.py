@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,9 +55,9 @@ _BINS = len(HISTOGRAM_EDGES) - 1
 
 def histogram_bin(value: ir.NumericValue) -> ir.IntegerValue:
     """The bin index of ``value`` among :data:`HISTOGRAM_EDGES` (null stays null)."""
-    floor = ibis.greatest(value.cast("float64"), HISTOGRAM_EDGES[0])
+    floor = ibis.greatest(value.cast("float64"), HISTOGRAM_EDGES[0])  # GREATEST skips NULLs
     k = (floor.log10() * _STEPS_PER_DECADE).floor() - _LOW_K
-    return k.clip(lower=0, upper=_BINS - 1).cast("int64")
+    return value.isnull().ifelse(ibis.null("int64"), k.clip(lower=0, upper=_BINS - 1).cast("int64"))
 
 
 def load_analysis_data(
@@ -215,8 +216,6 @@ def _metric_aggregates(
 
 
 def _with(cell: Cell, extra: dict[str, Any]) -> Cell:
-    from dataclasses import replace
-
     return replace(cell, **{k: _f(v) for k, v in extra.items()})
 
 

@@ -22,6 +22,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from champion.errors import InvalidArgument
 from champion.spec.models import Metric
 
 __all__ = [
@@ -178,7 +179,9 @@ def plan_metrics(metrics: Sequence[Metric]) -> list[MetricPlan]:
     for i, m in enumerate(metrics):
         if m.kind == "ratio":
             if not (m.numerator and m.denominator):
-                raise ValueError(f"ratio metric {m.name!r} needs numerator and denominator")
+                raise InvalidArgument(
+                    f"metrics[{m.name!r}]", m.kind, "a ratio needs numerator and denominator"
+                )
             y, d = m.numerator, m.denominator
         else:
             y, d = m.name, None
