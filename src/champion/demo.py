@@ -105,7 +105,7 @@ def _world(folder: Path, models_dir: Path, clock: _Clock) -> Iterator[tuple[Regi
 def run_demo(
     folder: str | Path,
     *,
-    units_per_day: int = 4000,
+    units_per_day: int = 3000,
     days: int = 10,
     seed: int = 7,
     truth: Truth | None = None,
@@ -124,8 +124,11 @@ def run_demo(
     source = example_dir()
     spec = load_spec(source / SPEC_NAME)
     name = spec.name
+    # Traffic keeps flowing for one attribution window after the test's days, so that by
+    # today (the read-out) every unit of those days has its final outcomes.
+    settle = int(spec.metrics.primary.window_days)
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start -= timedelta(days=days + 1)  # the test ends today
+    start -= timedelta(days=days + 1 + settle)
     clock = _Clock(start)
     step = progress or (lambda _label, _done, _total: None)
     # Ramps along the spec's rollout stages while the test runs: 5% (the spec), 10%, 25%.
@@ -136,7 +139,7 @@ def run_demo(
         registry.start(name, shadow=True, reason="shadow first")
         router.refresh()
         seen: dict[str, tuple[str, datetime]] = {}
-        total_days = days + 1
+        total_days = days + 1 + settle
         for day in range(total_days):
             if day in ramps:
                 if ramps[day] is None:

@@ -40,6 +40,7 @@ class Oracle:
     errors: dict[str, int]
     latency_bins: dict[str, dict[int, int]]  # variant -> bin -> requests
     unit_bins: dict[str, dict[str, dict[int, int]]]  # quantile metric -> variant -> bin -> units
+    groups: int = 0  # (variant, day, segment values) of analysed units, windows closed or not
 
 
 def histogram_bins(values: np.ndarray) -> np.ndarray:
@@ -157,6 +158,8 @@ def compute(
             yd=frame.y * frame.d,
             n=1.0,
         )
+        # Only units whose window has closed at as_of count for the metric.
+        frame = frame[(analysed["ts"] + w <= as_of).to_numpy()]
         sums = frame.groupby(["variant", "day", *segs], dropna=False)[
             ["n", "y", "yy", "x", "xx", "xy", "d", "dd", "yd"]
         ].sum()
@@ -208,6 +211,7 @@ def compute(
         errors=ex.groupby("variant")["error"].count().astype(int).to_dict(),
         latency_bins=latency_bins,
         unit_bins=unit_bins,
+        groups=len(keys.drop_duplicates()),
     )
 
 

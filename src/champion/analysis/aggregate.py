@@ -87,14 +87,16 @@ def load_analysis_data(
     per_unit = unit_values(units, rows, plans)
     # a unit's primary window is open at ``moment`` when it was first exposed after this:
     opened_after = moment - timedelta(days=float(spec.metrics.primary.window_days))
-    grouped = _sorted(store.fetch(_cells_query(per_unit, plans, len(segments), opened_after)))
+    grouped = _sorted(
+        store.fetch(_cells_query(per_unit, plans, len(segments), opened_after, moment))
+    )
     if not grouped:
         raise NoExposures(spec.name, store.target, store.known_experiments())
     variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
     aggregates = _metric_aggregates(grouped, plans, segments)
     for p in plans:
         if p.metric.kind == "quantile":
-            bins = store.fetch(_unit_histogram_query(per_unit, p))
+            bins = store.fetch(_unit_histogram_query(per_unit, p, moment))
             counts = _histogram(bins, variants)
             aggregates[p.metric.name] = MetricAggregates(
                 p.metric.name,
@@ -115,11 +117,26 @@ def load_analysis_data(
 # -- the queries ---------------------------------------------------------------------------
 
 
+def _closed(t: ir.Table, plan: MetricPlan, moment: datetime) -> ir.BooleanValue:
+    """The unit's window for this metric has closed at ``moment``: its value is final.
+
+    Only such units count. Counting units whose window is still open would understate the
+    arm that grew most recently: after a ramp, the challenger's units are younger.
+    """
+    last_first = moment - timedelta(days=plan.window_days)
+    return t.first_ts <= ibis.literal(last_first, t.first_ts.type())
+
+
 def _cells_query(
-    per_unit: ir.Table, plans: list[MetricPlan], segments: int, opened_after: datetime
+    per_unit: ir.Table,
+    plans: list[MetricPlan],
+    segments: int,
+    opened_after: datetime,
+    moment: datetime,
 ) -> ir.Table:
     """One GROUP BY at the finest grain; units exposed to several variants fold into one
-    row per (allocation version, variant), since only SRM and health count them."""
+    row per (allocation version, variant), since only SRM and health count them. Each
+    metric sums only units whose window has closed (``n{i}`` counts them)."""
     t = per_unit
     several = t.multiple
     keys: dict[str, ir.Value] = {
@@ -138,13 +155,19 @@ def _cells_query(
     }
     for p in plans:
         i = p.index
-        y = t[f"y{i}"]
-        sums |= {f"sy{i}": y.sum(), f"syy{i}": (y * y).sum(), f"c{i}": t[f"c{i}"].sum()}
+        counted = _closed(t, p, moment).ifelse(1, 0)
+        y = t[f"y{i}"] * counted
+        sums |= {
+            f"n{i}": counted.sum(),
+            f"sy{i}": y.sum(),
+            f"syy{i}": (y * y).sum(),
+            f"c{i}": t[f"c{i}"].sum(),
+        }
         if p.x is not None:
-            x = t[f"x{i}"]
+            x = t[f"x{i}"] * counted
             sums |= {f"sx{i}": x.sum(), f"sxx{i}": (x * x).sum(), f"sxy{i}": (x * y).sum()}
         if p.d is not None:
-            d = t[f"d{i}"]
+            d = t[f"d{i}"] * counted
             sums |= {f"sd{i}": d.sum(), f"sdd{i}": (d * d).sum(), f"syd{i}": (y * d).sum()}
     return t.group_by(**keys).aggregate(**sums)
 
@@ -161,8 +184,8 @@ def _serving_query(exposed: ir.Table) -> ir.Table:
     )
 
 
-def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan) -> ir.Table:
-    t = per_unit.filter(~per_unit.multiple)
+def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan, moment: datetime) -> ir.Table:
+    t = per_unit.filter(~per_unit.multiple & _closed(per_unit, plan, moment))
     return t.group_by(variant=t.variant, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(
         requests=t.count()
     )
@@ -190,9 +213,11 @@ def _metric_aggregates(
         key = CellKey(
             row["variant"], row["day"], tuple((a, row[f"s{i}"]) for i, a in enumerate(segments))
         )
-        n = float(row["n"])
         for p in plans:
             i = p.index
+            n = float(row[f"n{i}"])
+            if n == 0:
+                continue  # no unit of this cell has a closed window for this metric yet
             cell = Cell(n=n, sum_y=_f(row[f"sy{i}"]), sum_y_sq=_f(row[f"syy{i}"]))
             if p.x is not None:
                 extra = {

@@ -18,7 +18,7 @@ def demo(
     folder: Annotated[
         Path | None, typer.Option("--dir", help="Where to keep the registry, events and reports.")
     ] = None,
-    units_per_day: Annotated[int, typer.Option("--units-per-day", min=100)] = 4000,
+    units_per_day: Annotated[int, typer.Option("--units-per-day", min=100)] = 3000,
     days: Annotated[int, typer.Option("--days", min=3, max=60)] = 10,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
