@@ -39,7 +39,11 @@ Prediction: TypeAlias = float | int | str | bool | list[Any] | dict[str, Any] | 
 
 
 class AdapterOptions(BaseModel):
-    """Options every kind accepts; each kind adds its own and refuses unknown keys."""
+    """Options every kind accepts; each kind adds its own and refuses unknown keys.
+
+    Field names are the adapter's constructor keywords, so ``from_ref`` hands the parsed
+    options over as ``cls(name, target, base_dir, **dict(opts))``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

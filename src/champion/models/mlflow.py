@@ -77,17 +77,7 @@ class MlflowAdapter(ModelAdapter):
         cls, name: str, target: str, options: Mapping[str, Any], base_dir: Path
     ) -> MlflowAdapter:
         opts = parse_options(name, MlflowOptions, options)
-        return cls(
-            name,
-            target,
-            base_dir,
-            tracking_uri=opts.tracking_uri,
-            registry_uri=opts.registry_uri,
-            proba=opts.proba,
-            features=opts.features,
-            example=opts.example,
-            inline=opts.inline,
-        )
+        return cls(name, target, base_dir, **dict(opts))
 
     def load(self) -> None:
         pyfunc = require(self.name, "mlflow.pyfunc", "mlflow")

@@ -83,17 +83,7 @@ class OnnxAdapter(ModelAdapter):
         cls, name: str, target: str, options: Mapping[str, Any], base_dir: Path
     ) -> OnnxAdapter:
         opts = parse_options(name, OnnxOptions, options)
-        return cls(
-            name,
-            target,
-            base_dir,
-            features=opts.features,
-            output=opts.output,
-            proba=opts.proba,
-            threads=opts.threads,
-            example=opts.example,
-            inline=opts.inline,
-        )
+        return cls(name, target, base_dir, **dict(opts))
 
     def load(self) -> None:
         ort = require(self.name, "onnxruntime", "onnx")

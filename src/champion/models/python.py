@@ -134,14 +134,7 @@ class PythonAdapter(FunctionAdapter):
         cls, name: str, target: str, options: Mapping[str, Any], base_dir: Path
     ) -> PythonAdapter:
         opts = parse_options(name, AdapterOptions, options)
-        return cls(
-            name,
-            target,
-            base_dir,
-            features=opts.features,
-            example=opts.example,
-            inline=opts.inline,
-        )
+        return cls(name, target, base_dir, **dict(opts))
 
     def load(self) -> None:
         module = self._import()

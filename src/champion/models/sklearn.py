@@ -67,16 +67,7 @@ class SklearnAdapter(ModelAdapter):
         cls, name: str, target: str, options: Mapping[str, Any], base_dir: Path
     ) -> SklearnAdapter:
         opts = parse_options(name, SklearnOptions, options)
-        return cls(
-            name,
-            target,
-            base_dir,
-            method=opts.method,
-            proba=opts.proba,
-            features=opts.features,
-            example=opts.example,
-            inline=opts.inline,
-        )
+        return cls(name, target, base_dir, **dict(opts))
 
     def load(self) -> None:
         joblib = require(self.name, "joblib", "sklearn")
