@@ -73,7 +73,7 @@ def lifted(tmp_path_factory):
     truth = write_experiment(
         folder,
         spec,
-        units=24_000,
+        units=16_000,
         lift={"converted": 0.3, "spend_per_visit": 0.1},
         values={"revenue": {"v1": 10.0, "v2": 11.0}},
         seed=11,
@@ -147,6 +147,7 @@ def test_a_over_a_false_positives_stay_within_alpha_over_seeds(tmp_path):
     n = len(p_values)
     assert n == AA_SEEDS * 4
     print(f"A/A: {n} comparisons, share p < {ALPHA}: {np.mean(np.array(p_values) < ALPHA):.4f}")
+    print(f"significant {np.mean(significant):.4f}, rollouts {rollouts}, srm {srm_flags}")
     share = float(np.mean(np.array(p_values) < ALPHA))
     se = math.sqrt(ALPHA * (1 - ALPHA) / n)
     # Binomial tolerance: at most alpha + 3 standard errors (0.102 for 160 comparisons).
@@ -208,6 +209,7 @@ def test_the_same_experiment_with_a_fair_split_is_not_an_srm(tmp_path):
     report = _analyze_cli(folder, spec, truth, tmp_path)
     assert report["srm"]["mismatch"] is False
     assert report["srm"]["p_value"] > 0.001
+    assert report["decision"] == "rollout_full"  # so the split alone made the keep above
 
 
 # 4. A latency regression fails its guardrail -----------------------------------------------
