@@ -297,7 +297,7 @@ WITH units AS (
            min(variant) <> max(variant) AS multiple,
            arg_min(allocation_version, ts) AS allocation_version,
            arg_min(probability, ts) AS probability,
-           coalesce(map_extract_value(arg_min(attributes, ts), 'platform'), '(none)') AS platform
+           arg_min(coalesce(map_extract_value(attributes, 'platform'), '(none)'), ts) AS platform
     FROM {exposures}
     WHERE experiment = '{EXPERIMENT}' AND exposed
     GROUP BY unit_id
@@ -692,34 +692,38 @@ def report(
 
 
 def explain(root: Path) -> None:
-    """EXPLAIN ANALYZE of the SQL champion generates (``ibis.to_sql``), query by query."""
+    """EXPLAIN ANALYZE of each query ``load_analysis_data`` runs, as ``ibis.to_sql`` writes it.
+
+    The queries are caught on their way to the store (``EventStore.fetch``), so this shows
+    what champion runs today, whatever its internals.
+    """
     import ibis
 
-    from champion.analysis import aggregate as agg
-    from champion.analysis import attribution as attr
+    from champion.analysis.aggregate import load_analysis_data
     from champion.analysis.store import open_store
     from champion.spec.models import Experiment
 
     spec = Experiment.model_validate(spec_dict())
     with open_store(root, experiment=spec.name) as store:
-        plans = attr.plan_metrics(spec.metrics.all())
-        exposed = attr.counted_exposures(store.exposures, spec.name)
-        units = attr.first_exposures(exposed, spec.segments, backend=store.backend)
-        rows = attr.metric_outcomes(store.outcomes, plans, {})
-        per_unit = attr.unit_values(units, rows, plans)
-        now = __import__("datetime").datetime.now(__import__("datetime").UTC)
-        queries = {
-            "cells": agg._cells_query(per_unit, plans, len(spec.segments), now),
-            "serving": agg._serving_query(exposed),
-        }
+        queries: list[Any] = []
+        fetch = store.fetch
+
+        def catch(expr: Any) -> list[dict[str, Any]]:
+            queries.append(expr)
+            return fetch(expr)
+
+        store.fetch = catch  # type: ignore[method-assign]
+        load_analysis_data(store, spec)
         raw = store.con.con
         raw.execute("SET enable_progress_bar = false")
-        for name, expr in queries.items():
+        limit = raw.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        print(f"-- DuckDB memory_limit: {limit}\n")
+        for i, expr in enumerate(queries, 1):
             sql = ibis.to_sql(expr, dialect="duckdb")
-            print(f"-- {name} query, as generated\n{sql}\n")
+            print(f"-- query {i} of {len(queries)}, as generated\n{sql}\n")
             t = time.perf_counter()
             plan = raw.sql(f"EXPLAIN ANALYZE {sql}").fetchall()
-            print(f"-- {name}: {time.perf_counter() - t:.2f} s with profiling\n{plan[0][1]}\n")
+            print(f"-- query {i}: {time.perf_counter() - t:.2f} s with profiling\n{plan[0][1]}\n")
 
 
 def main(argv: list[str] | None = None) -> None:
