@@ -17,6 +17,7 @@ seed. Contenders take turns in each repeat, so a noisy neighbour hits all of the
     .venv/bin/python bench/analysis.py --json           # last line: {"seconds", ...}
     .venv/bin/python bench/analysis.py --rows 1000000   # scaled down (or up)
     .venv/bin/python bench/analysis.py --explain        # EXPLAIN ANALYZE of champion's SQL
+    .venv/bin/python bench/analysis.py --floor-capped   # + the floor under champion's memory limit
 """
 
 from __future__ import annotations
