@@ -6,7 +6,9 @@ import math
 
 from scipy import special
 
-__all__ = ["delta_rel_ci", "normal_ci", "normal_p_value", "z_quantile"]
+from champion.stats.results import Status, TestResult
+
+__all__ = ["delta_rel_ci", "normal_ci", "normal_p_value", "z_quantile", "z_test_result"]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -70,3 +72,41 @@ def delta_rel_ci(
     )
     se = math.sqrt(max(var, 0.0))
     return ratio - 1.0, normal_ci(ratio - 1.0, se, alpha, alternative, critical)
+
+
+def z_test_result(
+    control: float,
+    treatment: float,
+    *,
+    var_mean_c: float,
+    var_mean_t: float,
+    se: float,
+    statistic: float,
+    alpha: float,
+    alternative: str,
+    method: str,
+    cov_mean: float = 0.0,
+) -> TestResult:
+    """The result of a z-test: ``diff ± z se`` and the delta-method relative lift.
+
+    ``se`` is the standard error the CI uses (it may differ from the statistic's, as in the
+    pooled two-proportion test); ``cov_mean`` is the covariance of paired means.
+    """
+    diff = treatment - control
+    rel, rel_ci = delta_rel_ci(
+        control, var_mean_c, treatment, var_mean_t, alpha, alternative, cov_mean
+    )
+    return TestResult(
+        control=control,
+        treatment=treatment,
+        diff=diff,
+        diff_ci=normal_ci(diff, se, alpha, alternative),
+        rel_lift=rel,
+        rel_lift_ci=rel_ci,
+        statistic=statistic,
+        p_value=normal_p_value(statistic, alternative),
+        alpha=alpha,
+        alternative=alternative,
+        method=method,
+        status=Status.OK if control != 0 else Status.ZERO_BASELINE,
+    )

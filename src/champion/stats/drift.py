@@ -17,7 +17,10 @@ import numpy as np
 
 from champion.errors import InvalidArgument
 from champion.stats._checks import check_alpha, check_alternative, check_count
-from champion.stats._normal import delta_rel_ci, normal_ci, normal_p_value, z_quantile
+from champion.stats._normal import (
+    z_quantile,
+    z_test_result,
+)
 from champion.stats.results import Status, TestResult
 
 __all__ = [
@@ -139,23 +142,10 @@ def paired_proportion_test(
     se = math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
     z = (b - c) / math.sqrt(b + c)
     cov_mean = (x_b / n - p_c * p_t) / n
-    rel, rel_ci = delta_rel_ci(
-        p_c, p_c * (1 - p_c) / n, p_t, p_t * (1 - p_t) / n, alpha, alternative, cov_mean
-    )
-    return TestResult(
-        control=p_c,
-        treatment=p_t,
-        diff=diff,
-        diff_ci=normal_ci(diff, se, alpha, alternative),
-        rel_lift=rel,
-        rel_lift_ci=rel_ci,
-        statistic=z,
-        p_value=normal_p_value(z, alternative),
-        alpha=alpha,
-        alternative=alternative,
-        method=method,
-        status=Status.OK if p_c > 0 else Status.ZERO_BASELINE,
-    )
+    return z_test_result(
+        p_c, p_t, var_mean_c=p_c * (1 - p_c) / n, var_mean_t=p_t * (1 - p_t) / n, se=se,
+        statistic=z, alpha=alpha, alternative=alternative, method=method, cov_mean=cov_mean,
+    )  # fmt: skip
 
 
 def psi_reading(value: float) -> str:

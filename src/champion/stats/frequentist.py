@@ -13,7 +13,7 @@ from scipy import special
 
 from champion.errors import InvalidArgument
 from champion.stats._checks import check_alpha, check_alternative, check_count
-from champion.stats._normal import delta_rel_ci, normal_ci, normal_p_value
+from champion.stats._normal import delta_rel_ci, normal_ci, z_test_result
 from champion.stats.results import Status, TestResult
 
 __all__ = ["check_successes", "proportion_test", "t_p_value", "t_quantile", "welch_test"]
@@ -83,22 +83,10 @@ def proportion_test(
             p_c, p_t, diff, (diff, diff), _NAN, _NAN_PAIR, _NAN, _NAN,
             alpha, alternative, method, Status.ZERO_VARIANCE,
         )  # fmt: skip
-    z = diff / se_stat
-    rel, rel_ci = delta_rel_ci(p_c, var_c, p_t, var_t, alpha, alternative)
-    return TestResult(
-        control=p_c,
-        treatment=p_t,
-        diff=diff,
-        diff_ci=normal_ci(diff, se_wald, alpha, alternative),
-        rel_lift=rel,
-        rel_lift_ci=rel_ci,
-        statistic=z,
-        p_value=normal_p_value(z, alternative),
-        alpha=alpha,
-        alternative=alternative,
-        method=method,
-        status=Status.OK if p_c > 0 else Status.ZERO_BASELINE,
-    )
+    return z_test_result(
+        p_c, p_t, var_mean_c=var_c, var_mean_t=var_t, se=se_wald, statistic=diff / se_stat,
+        alpha=alpha, alternative=alternative, method=method,
+    )  # fmt: skip
 
 
 def welch_test(

@@ -26,7 +26,10 @@ from scipy import stats
 
 from champion.errors import InvalidArgument
 from champion.stats._checks import check_alpha, check_alternative
-from champion.stats._normal import delta_rel_ci, normal_ci, normal_p_value, z_quantile
+from champion.stats._normal import (
+    z_quantile,
+    z_test_result,
+)
 from champion.stats.results import Status, TestResult
 from champion.stats.sufficient import MeanStats
 
@@ -253,22 +256,10 @@ def quantile_difference(
             alpha, alternative, _METHOD, status,
         )  # fmt: skip
     se = math.sqrt(se_c * se_c + se_t * se_t)
-    z = diff / se
-    rel, rel_ci = delta_rel_ci(est_c, se_c * se_c, est_t, se_t * se_t, alpha, alternative)
-    return TestResult(
-        control=est_c,
-        treatment=est_t,
-        diff=diff,
-        diff_ci=normal_ci(diff, se, alpha, alternative),
-        rel_lift=rel,
-        rel_lift_ci=rel_ci,
-        statistic=z,
-        p_value=normal_p_value(z, alternative),
-        alpha=alpha,
-        alternative=alternative,
-        method=_METHOD,
-        status=Status.OK if est_c != 0 else Status.ZERO_BASELINE,
-    )
+    return z_test_result(
+        est_c, est_t, var_mean_c=se_c * se_c, var_mean_t=se_t * se_t, se=se, statistic=diff / se,
+        alpha=alpha, alternative=alternative, method=_METHOD,
+    )  # fmt: skip
 
 
 def histogram_mean(
