@@ -284,3 +284,49 @@ def test_open_writer_picks_the_store_from_the_target(tmp_path):
     with open_writer(tmp_path, flush_interval=60) as writer:
         writer.log(make_outcome())
     assert count(tmp_path, "outcomes") == 1
+
+
+LOGGING_WITH_TIMES = """
+import sys, time
+from champion.events import EventWriter, Outcome, ParquetSink
+
+root, interval = sys.argv[1], float(sys.argv[2])
+writer = EventWriter(ParquetSink(root), flush_interval=interval)
+i = 0
+while True:
+    unit = f"u{i}"
+    writer.log(Outcome(unit_id=unit, metric="logged", value=1.0))
+    sys.stdout.write(f"{unit} {time.time()}\\n")
+    sys.stdout.flush()
+    i += 1
+    time.sleep(0.0005)
+"""
+
+
+def test_default_mode_loses_at_most_the_flush_window_when_killed(tmp_path):
+    """SIGKILL without sync: what was logged longer ago than the flush window is stored."""
+    interval = 0.25
+    child = subprocess.Popen(
+        [sys.executable, "-c", LOGGING_WITH_TIMES, str(tmp_path), str(interval)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    guard = threading.Timer(60, child.kill)
+    guard.start()
+    logged: dict[str, float] = {}
+    try:
+        for line in child.stdout:
+            unit, at = line.split()
+            logged[unit] = float(at)
+            if len(logged) >= 6000:
+                break
+        killed_at = time.time()
+        os.kill(child.pid, signal.SIGKILL)
+        child.communicate(timeout=30)
+    finally:
+        guard.cancel()
+    assert child.returncode == -signal.SIGKILL
+    stored = {unit for (unit,) in rows(tmp_path, "outcomes", "SELECT unit_id FROM events")}
+    # One window, plus a second for writing the batch on a busy machine.
+    settled = {unit for unit, at in logged.items() if at < killed_at - interval - 1.0}
+    assert len(settled) > 1500
+    assert settled <= stored
