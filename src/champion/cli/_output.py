@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from champion.errors import ChampionError, SpecError
 
-__all__ = ["console", "err_console", "print_json", "user_errors"]
+__all__ = ["console", "err_console", "print_json", "user_errors", "write_html_file"]
 
 console = Console()
 # Messages go to logs as often as to terminals: never break them mid-line.
@@ -47,3 +49,15 @@ def user_errors() -> Iterator[None]:
     except (ChampionError, ValueError) as e:
         err_console.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(USAGE_EXIT) from None
+
+
+def write_html_file(write: Callable[[Any, Path], object], report: Any, path: Path) -> None:
+    """Write an ``--html`` report; a missing folder, plotly or permission is the user's to fix."""
+    if not path.parent.is_dir():
+        raise ValueError(f"--html {path}: folder {path.parent} does not exist; create it first")
+    try:
+        write(report, path)
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    except OSError as e:
+        raise ValueError(f"--html {path}: cannot write the file ({e.strerror or e})") from None

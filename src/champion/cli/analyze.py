@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from champion.cli._output import USAGE_EXIT, console, err_console, print_json, user_errors
+from champion.cli._output import (
+    USAGE_EXIT,
+    console,
+    err_console,
+    print_json,
+    user_errors,
+    write_html_file,
+)
 from champion.errors import ChampionError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -112,14 +119,7 @@ def load_data(target: str, spec: Experiment, as_of: datetime | None) -> Analysis
 def _write_html(report: Report, path: Path) -> None:
     from champion.report.html import write_html
 
-    if not path.parent.is_dir():
-        raise ValueError(f"--html {path}: folder {path.parent} does not exist; create it first")
-    try:
-        write_html(report, path)
-    except ImportError as e:
-        raise ValueError(str(e)) from None
-    except OSError as e:
-        raise ValueError(f"--html {path}: cannot write the file ({e.strerror or e})") from None
+    write_html_file(write_html, report, path)
 
 
 def _missing_outcomes(report: Report) -> list[str]:

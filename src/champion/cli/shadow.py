@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from champion.cli._output import console, print_json, user_errors
+from champion.cli._output import console, print_json, user_errors, write_html_file
 from champion.shadow.report import ShadowReport, build_report
 from champion.shadow.terminal import render_terminal
 
@@ -20,17 +20,9 @@ __all__ = ["shadow_report"]
 
 
 def _write_html(report: ShadowReport, path: Path) -> None:
-    """Write the page; a missing plotly or an unwritable file is the caller's to fix."""
     from champion.shadow.html import write_html
 
-    if not path.parent.is_dir():
-        raise ValueError(f"--html {path}: folder {path.parent} does not exist; create it first")
-    try:
-        write_html(report, path)
-    except ImportError as e:
-        raise ValueError(str(e)) from None
-    except OSError as e:
-        raise ValueError(f"--html {path}: cannot write the file ({e.strerror or e})") from None
+    write_html_file(write_html, report, path)
 
 
 def shadow_report(

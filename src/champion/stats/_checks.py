@@ -18,6 +18,7 @@ __all__ = [
     "check_positive",
     "check_power",
     "check_rate",
+    "check_sums",
     "check_weights",
 ]
 
@@ -82,3 +83,19 @@ def check_weights(weights: Sequence[float], name: str = "weights") -> np.ndarray
     if abs(w.sum() - 1.0) > 1e-6:
         raise InvalidArgument(name, list(weights), f"must sum to 1 (they sum to {w.sum():.6g})")
     return w
+
+
+def check_sums(stats: object, kind: type, name: str, fields: tuple[str, ...]) -> float:
+    """A sufficient-statistics record of ``kind`` with finite ``fields``; returns its n (>= 0)."""
+    if not isinstance(stats, kind):
+        raise InvalidArgument(name, stats, f"must be a {kind.__name__}")
+    n = check_count(stats.n, f"{name}.n")  # type: ignore[attr-defined]
+    for field in fields:
+        value = getattr(stats, field)
+        try:
+            finite = math.isfinite(value)
+        except TypeError:
+            finite = False
+        if not finite:
+            raise InvalidArgument(f"{name}.{field}", value, "must be a finite number")
+    return n

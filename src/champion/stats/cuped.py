@@ -10,11 +10,10 @@ experiments by utilizing pre-experiment data", WSDM '13.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from champion.errors import InvalidArgument
-from champion.stats._checks import check_alpha, check_alternative, check_count
+from champion.stats._checks import check_alpha, check_alternative, check_sums
 from champion.stats.frequentist import welch_test
 from champion.stats.results import Status, TestResult
 from champion.stats.sufficient import CovariateStats
@@ -49,17 +48,7 @@ class CupedResult:
 
 def _arm(stats: CovariateStats, name: str) -> tuple[float, float, float, float, float, float]:
     """Validated sums of one arm as floats: n, sum_y, sum_x, S_yy, S_xx, S_xy (centred)."""
-    if not isinstance(stats, CovariateStats):
-        raise InvalidArgument(name, stats, "must be a CovariateStats")
-    n = check_count(stats.n, f"{name}.n")
-    for field in _FIELDS:
-        value = getattr(stats, field)
-        try:
-            finite = math.isfinite(value)
-        except TypeError:
-            finite = False
-        if not finite:
-            raise InvalidArgument(f"{name}.{field}", value, "must be a finite number")
+    n = check_sums(stats, CovariateStats, name, _FIELDS)
     sum_y, sum_y_sq = float(stats.sum_y), float(stats.sum_y_sq)
     sum_x, sum_x_sq = float(stats.sum_x), float(stats.sum_x_sq)
     for field, value in (("sum_y_sq", sum_y_sq), ("sum_x_sq", sum_x_sq)):

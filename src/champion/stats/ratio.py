@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from champion.errors import InvalidArgument
-from champion.stats._checks import check_alpha, check_alternative, check_count
+from champion.stats._checks import check_alpha, check_alternative, check_sums
 from champion.stats.frequentist import welch_test
 from champion.stats.results import Status, TestResult
 from champion.stats.sufficient import RatioStats
@@ -30,17 +30,7 @@ _ROUNDING = 1e-10
 
 
 def _check(stats: RatioStats, name: str) -> float:
-    if not isinstance(stats, RatioStats):
-        raise InvalidArgument(name, stats, "must be a RatioStats")
-    n = check_count(stats.n, f"{name}.n")
-    for field in _FIELDS:
-        value = getattr(stats, field)
-        try:
-            finite = math.isfinite(value)
-        except TypeError:
-            finite = False
-        if not finite:
-            raise InvalidArgument(f"{name}.{field}", value, "must be a finite number")
+    n = check_sums(stats, RatioStats, name, _FIELDS)
     for field in ("sum_num_sq", "sum_den_sq"):
         if getattr(stats, field) < 0:
             raise InvalidArgument(f"{name}.{field}", getattr(stats, field), "must be >= 0")
