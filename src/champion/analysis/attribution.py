@@ -242,9 +242,11 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
     """Per unit: its first exposure's columns and, per metric ``i``, ``y<i>`` (``x<i>``,
     ``d<i>``) and ``c<i>`` (outcome rows counted), plus ``last_outcome``.
 
-    Units exposed to several variants get no outcomes (zeros). Window bounds are computed
-    once per unit; the join keeps only outcomes between the earliest lookback and the
-    latest window end, so each outcome row is read once for every metric.
+    Units exposed to several variants get no outcomes (zeros). Only ``unit_id`` and the
+    window bounds meet the outcomes: the join and the per-unit sums stay narrow whatever
+    the first exposure carries, and the sums are joined back to the units at the end. The
+    join keeps only outcomes between the earliest lookback and the latest window end, so
+    each outcome row is read once for every metric.
     """
     ends = {w: f"end{k}" for k, w in enumerate(sorted({p.window_days for p in plans}))}
     starts = {b: f"start{k}" for k, b in enumerate(sorted({p.lookback_days for p in plans if p.x}))}
@@ -253,19 +255,23 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
         bounds[name] = units.first_ts + _interval(days)
     for days, name in starts.items():
         bounds[name] = units.first_ts - _interval(days)
-    u = units.mutate(**bounds)
-    low = u[starts[max(starts)]] if starts else u.first_ts
-    high = u[ends[max(ends)]] if ends else u.first_ts
-    joined = u.left_join(
-        rows, [u.unit_id == rows.unit_id, ~u.multiple, rows.ts >= low, rows.ts < high]
+    single = units.filter(~units.multiple)
+    u = single.select(
+        unit_key=single.unit_id,
+        start_ts=single.first_ts,
+        **{name: bound for name, bound in bounds.items()},
     )
-    # CASE sums rather than FILTER clauses: an unmatched unit (NULL row) sums to 0, and
-    # DuckDB spills these states to disk under a memory limit where FILTER's ran out.
-    # Flags are integers: a bare 1.0 is NUMERIC in PostgreSQL, not a double.
+    low = u[starts[max(starts)]] if starts else u.start_ts
+    high = u[ends[max(ends)]] if ends else u.start_ts
+    joined = u.join(rows, [u.unit_key == rows.unit_id, rows.ts >= low, rows.ts < high])
+    # CASE sums rather than FILTER clauses: DuckDB spills these states to disk under a
+    # memory limit where FILTER's ran out. Flags are integers: a bare 1.0 is NUMERIC in
+    # PostgreSQL, not a double.
     zero = ibis.literal(0.0, "float64")
     aggregates: dict[str, ir.Value] = {"last_outcome": joined.ts.max()}
     for p in plans:
-        inside = (joined.ts >= joined.first_ts) & (joined.ts < joined[ends[p.window_days]])
+        end = joined[ends[p.window_days]]
+        inside = (joined.ts >= joined.start_ts) & (joined.ts < end)
         is_y = joined.metric == ibis.literal(p.y, "string")
         counted = is_y
         if p.metric.kind == "proportion":
@@ -279,10 +285,12 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
             counted = is_y | is_d
         aggregates[f"c{p.index}"] = (counted & inside).ifelse(1, 0).sum()
         if p.x is not None:
-            before = (joined.ts >= joined[starts[p.lookback_days]]) & (joined.ts < joined.first_ts)
+            start = joined[starts[p.lookback_days]]
+            before = (joined.ts >= start) & (joined.ts < joined.start_ts)
             is_x = joined.metric == ibis.literal(p.x, "string")
             aggregates[f"x{p.index}"] = (is_x & before).ifelse(joined.value, zero).sum()
-    per_unit = joined.group_by(list(units.columns)).aggregate(**aggregates)
+    sums = joined.group_by("unit_key").aggregate(**aggregates)
+    per_unit = units.left_join(sums, units.unit_id == sums.unit_key).drop("unit_key")
     filled = {
         name: per_unit[name].cast("float64").fill_null(0.0)
         for name in aggregates
