@@ -41,6 +41,8 @@ class Oracle:
     latency_bins: dict[str, dict[int, int]]  # variant -> bin -> requests
     unit_bins: dict[str, dict[str, dict[int, int]]]  # quantile metric -> variant -> bin -> units
     groups: int = 0  # (variant, day, segment values) of analysed units, windows closed or not
+    payloads: int = 0  # distinct (variant, version, probability, segment values) exposed
+    packed_groups: int = 0  # (payload, day) of analysed units + payloads of the others
 
 
 def histogram_bins(values: np.ndarray) -> np.ndarray:
@@ -197,6 +199,7 @@ def compute(
     ):
         latency_bins.setdefault(v, {})[int(b)] = int(c)
     last_outcome = joined["ts"].max() if len(joined) else None
+    payload = ["variant", "allocation_version", "probability", *segs]
     return Oracle(
         cells=cells,
         exposed_units=len(first),
@@ -212,6 +215,9 @@ def compute(
         latency_bins=latency_bins,
         unit_bins=unit_bins,
         groups=len(keys.drop_duplicates()),
+        payloads=len(ex[payload].drop_duplicates()),
+        packed_groups=len(first[first["multiple"]][payload].drop_duplicates())
+        + len(analysed[payload].assign(day=day).drop_duplicates()),
     )
 
 

@@ -120,16 +120,17 @@ def test_a_quantile_metric_carries_a_histogram_of_unit_values(loaded) -> None:
 
 
 def test_only_aggregated_rows_are_fetched(loaded) -> None:
-    """Two queries plus one per quantile metric, each row a group: a cell, a (variant,
-    version) of units seen in two variants, a latency bin or a unit-value bin."""
-    data, oracle, queries, rows = loaded
-    cells = oracle.groups
-    several = len({(s.allocation_version, s.variant) for s in data.health.srm})
+    """On DuckDB three queries plus one per quantile metric, each row a group: a distinct
+    payload (the packed plan's dictionary), a (payload, day) cell of analysed units or a
+    payload of units seen in two variants, a latency bin or a unit-value bin."""
+    _, oracle, queries, rows = loaded
     latency_bins = sum(len(b) for b in oracle.latency_bins.values())
     unit_bins = sum(len(b) for b in oracle.unit_bins["load_seconds"].values())
-    assert queries == 3
-    assert rows == cells + several + latency_bins + unit_bins
-    assert rows <= cells + several + 2 * 2 * len(HISTOGRAM_EDGES)  # whatever the units
+    assert queries == 4
+    assert rows == oracle.payloads + oracle.packed_groups + latency_bins + unit_bins
+    days = len({key.day for key in oracle.cells["revenue"]})
+    bound = oracle.payloads * (2 + days) + 2 * 2 * len(HISTOGRAM_EDGES)
+    assert rows <= bound  # whatever the units
 
 
 def test_without_as_of_nothing_is_ignored_and_windows_are_judged_now(flawed) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from champion.analysis import packed
 from champion.analysis.aggregates import (
     AnalysisData,
     Cell,
@@ -81,29 +83,36 @@ def load_analysis_data(
     segments = tuple(spec.segments)
 
     exposed = counted_exposures(store.exposures, spec.name, as_of=cutoff)
-    units = first_exposures(exposed, segments, backend=store.backend)
     sql_tables = {m.name: store.metric_table(m.name, m.sql) for m in metrics if m.sql}
     rows = metric_outcomes(store.outcomes, plans, sql_tables, as_of=cutoff)
-    per_unit = unit_values(units, rows, plans)
-    # a unit's primary window is open at ``moment`` when it was first exposed after this:
-    opened_after = moment - timedelta(days=float(spec.metrics.primary.window_days))
-    grouped = _sorted(
-        store.fetch(_cells_query(per_unit, plans, len(segments), opened_after, moment))
-    )
-    if not grouped:
-        raise NoExposures(spec.name, store.target, store.known_experiments())
-    variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
-    aggregates = _metric_aggregates(grouped, plans, segments)
-    for p in plans:
-        if p.metric.kind == "quantile":
-            bins = store.fetch(_unit_histogram_query(per_unit, p, moment))
-            counts = _histogram(bins, variants)
-            aggregates[p.metric.name] = MetricAggregates(
-                p.metric.name,
-                p.metric.kind,
-                aggregates[p.metric.name].cells,
-                histogram=LatencyHistogram(HISTOGRAM_EDGES, counts),
+    decode = _packed_decoder(store, exposed, segments)
+    with ExitStack() as steps:
+        if decode is None:
+            units = first_exposures(exposed, segments, backend=store.backend)
+        else:
+            again = _exposures_again(store, spec.name, cutoff)
+            units = steps.enter_context(
+                store.materialized(packed.packed_units(exposed, again, segments))
             )
+        per_unit = unit_values(units, rows, plans)
+        # a unit's primary window is open at ``moment`` when it was first exposed after this:
+        opened_after = moment - timedelta(days=float(spec.metrics.primary.window_days))
+        query = _cells_query(per_unit, plans, len(segments), opened_after, moment)
+        grouped = _sorted(_decoded(store.fetch(query), decode, len(segments)))
+        if not grouped:
+            raise NoExposures(spec.name, store.target, store.known_experiments())
+        variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
+        aggregates = _metric_aggregates(grouped, plans, segments)
+        for p in plans:
+            if p.metric.kind == "quantile":
+                histogram = _unit_histogram_query(per_unit, p, moment)
+                counts = _histogram(_decoded(store.fetch(histogram), decode), variants)
+                aggregates[p.metric.name] = MetricAggregates(
+                    p.metric.name,
+                    p.metric.kind,
+                    aggregates[p.metric.name].cells,
+                    histogram=LatencyHistogram(HISTOGRAM_EDGES, counts),
+                )
     requests = store.fetch(_serving_query(exposed))
     return AnalysisData(
         experiment=spec.name,
@@ -136,20 +145,23 @@ def _cells_query(
 ) -> ir.Table:
     """One GROUP BY at the finest grain; units exposed to several variants fold into one
     row per (allocation version, variant), since only SRM and health count them. Each
-    metric sums only units whose window has closed (``n{i}`` counts them)."""
+    metric sums only units whose window has closed (``n{i}`` counts them). Packed units
+    group by their payload hash instead of its fields (see :func:`_decoded`)."""
     t = per_unit
     several = t.multiple
     keys: dict[str, ir.Value] = {
-        "variant": t.variant,
-        "allocation_version": t.allocation_version,
         "multiple": several,
         "day": several.ifelse(ibis.null("date"), t.first_ts.date()),
     }
-    for i in range(segments):
-        keys[f"s{i}"] = several.ifelse(ibis.null("string"), t[f"s{i}"])
-    sums: dict[str, ir.Value] = {
-        "n": t.count(),
-        "probability": t.probability.cast("float64").sum(),
+    sums: dict[str, ir.Value] = {"n": t.count()}
+    if "payload" in t.columns:
+        keys["payload"] = t.payload
+    else:
+        keys |= {"variant": t.variant, "allocation_version": t.allocation_version}
+        for i in range(segments):
+            keys[f"s{i}"] = several.ifelse(ibis.null("string"), t[f"s{i}"])
+        sums["probability"] = t.probability.cast("float64").sum()
+    sums |= {
         "last_outcome": t.last_outcome.max(),
         "open": (t.first_ts > ibis.literal(opened_after, t.first_ts.type())).ifelse(1, 0).sum(),
     }
@@ -172,6 +184,58 @@ def _cells_query(
     return t.group_by(**keys).aggregate(**sums)
 
 
+def _packed_decoder(
+    store: EventStore, exposed: ir.Table, segments: tuple[str, ...]
+) -> packed.Dictionary | None:
+    """On DuckDB, the payload dictionary for :func:`packed.packed_units`; ``None`` means the
+    portable plan (another engine, or two payloads sharing a hash)."""
+    if store.backend != "duckdb":
+        return None
+    packed.install(store.con)
+    try:
+        return packed.decoder(store.fetch(packed.dictionary_query(exposed, segments)))
+    except packed.HashCollision:
+        return None
+
+
+_TIE_COLUMNS = (
+    "experiment", "exposed", "ts", "date", "unit_id", "request_id", "variant",
+    "allocation_version", "probability", "attributes",
+)  # fmt: skip
+
+
+def _exposures_again(store: EventStore, experiment: str, cutoff: datetime | None) -> ir.Table:
+    """The counted exposures once more, over only the columns the tie rule reads: a
+    distinct expression, so Ibis does not share it with the first as one CTE."""
+    e = store.exposures
+    return counted_exposures(
+        e.select(*[c for c in _TIE_COLUMNS if c in e.columns]), experiment, as_of=cutoff
+    )
+
+
+def _decoded(
+    rows: list[dict[str, Any]], decode: packed.Dictionary | None, segments: int = 0
+) -> list[dict[str, Any]]:
+    """Rows keyed by a payload or variant hash, with the values in its place: the portable
+    plan's rows (probabilities summed, folded units without day and segment values)."""
+    if decode is None:
+        return rows
+    out = []
+    for row in rows:
+        if "variant_hash" in row:
+            row["variant"] = decode.variants[int(row.pop("variant_hash"))]
+            out.append(row)
+            continue
+        fields = decode.payloads[int(row.pop("payload"))]
+        row |= {"variant": fields["variant"], "allocation_version": fields["allocation_version"]}
+        probability = fields["probability"]
+        row["probability"] = None if probability is None else probability * row["n"]
+        for i in range(segments):
+            row[f"s{i}"] = None if row["multiple"] else fields[f"s{i}"]
+        out.append(row)
+    return out
+
+
 def _serving_query(exposed: ir.Table) -> ir.Table:
     """Every counted request by its own variant: counts, failures, latency bins, first/last."""
     return exposed.group_by(
@@ -186,9 +250,8 @@ def _serving_query(exposed: ir.Table) -> ir.Table:
 
 def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan, moment: datetime) -> ir.Table:
     t = per_unit.filter(~per_unit.multiple & _closed(per_unit, plan, moment))
-    return t.group_by(variant=t.variant, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(
-        requests=t.count()
-    )
+    arm = "variant_hash" if "variant_hash" in t.columns else "variant"
+    return t.group_by(arm, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(requests=t.count())
 
 
 # -- rows to the contract ------------------------------------------------------------------

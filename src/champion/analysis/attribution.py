@@ -259,7 +259,7 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
     u = single.select(
         unit_key=single.unit_id,
         start_ts=single.first_ts,
-        **{name: bound for name, bound in bounds.items()},
+        **bounds,
     )
     low = u[starts[max(starts)]] if starts else u.start_ts
     high = u[ends[max(ends)]] if ends else u.start_ts

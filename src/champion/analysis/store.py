@@ -14,7 +14,8 @@ import shutil
 import tempfile
 import urllib.parse
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,31 @@ class EventStore:
 
     def fetch(self, expr: ir.Table) -> list[dict[str, Any]]:
         """Run ``expr`` where the data is and return its (aggregated) rows."""
+        table = self._run(self.con.to_pyarrow, expr)
+        self.queries += 1
+        self.rows_fetched += table.num_rows
+        return table.to_pylist()
+
+    @contextmanager
+    def materialized(self, expr: ir.Table) -> Iterator[ir.Table]:
+        """``expr`` computed once into a temporary DuckDB table, dropped on leaving.
+
+        One step of a long query at a time: what a step holds is released before the next
+        starts, and a table (unlike a shared CTE) can spill under the memory limit.
+        """
+        self._views += 1
+        name = f"champion_step_{self._views}"
+        sql = self.con.compile(expr)
+        self._run(self.con.raw_sql, f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         try:
-            table = self.con.to_pyarrow(expr)
+            yield _duckdb_table(self.con, name)
+        finally:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+
+    def _run(self, call: Callable[[Any], Any], query: Any) -> Any:
+        """``call(query)``, with the driver's failures said in the store's words."""
+        try:
+            return call(query)
         except Exception as e:  # driver errors: the database went away, a file is unreadable
             kinds = {cls.__name__ for cls in type(e).__mro__}
             if "OutOfMemoryException" in kinds:
@@ -115,9 +139,6 @@ class EventStore:
             raise EventStoreUnavailable(
                 self.target, _one_line(e), "check that the store is reachable and readable"
             ) from e
-        self.queries += 1
-        self.rows_fetched += table.num_rows
-        return table.to_pylist()
 
     def metric_table(self, metric: str, sql: str) -> ir.Table:
         """A warehouse-native metric's rows ``(unit_id, ts, value)``, as a subquery.
