@@ -213,6 +213,38 @@ def test_duckdb_and_postgresql_give_the_same_data(tmp_path: Path, postgres_url: 
         )
 
 
+def test_a_hash_collision_falls_back_to_the_portable_plan_with_the_same_data(
+    flawed: tuple[Path, Truth], loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two payloads sharing a 64-bit hash cannot be decoded: the dictionary says so and
+    the struct-MIN plan runs instead. The collision is forced; real ones are ~2^-64 rare."""
+    from champion.analysis import packed
+
+    def collide(rows: list) -> None:
+        raise packed.HashCollision("forced")
+
+    root, _ = flawed
+    monkeypatch.setattr(packed, "decoder", collide)
+    with open_store(root) as store:
+        portable = load_analysis_data(store, SPEC, as_of=AS_OF)
+        assert _tables(store) == []
+    _assert_same(portable, loaded[0])
+
+
+def test_the_packed_plan_leaves_no_table_behind(flawed: tuple[Path, Truth]) -> None:
+    root, _ = flawed
+    with open_store(root) as store:
+        load_analysis_data(store, SPEC, as_of=AS_OF)
+        assert _tables(store) == []
+
+
+def _tables(store) -> list[str]:
+    """Tables on the store's DuckDB connection (its views are not tables)."""
+    return [
+        row[0] for row in store.con.con.sql("SELECT table_name FROM duckdb_tables()").fetchall()
+    ]
+
+
 def test_health_by_hand_on_a_ramp(tmp_path: Path) -> None:
     """Version 1 gives v2 10%, version 2 gives it 50%; one unit crosses over; as of day 4."""
     t0 = datetime(2024, 5, 1, tzinfo=UTC)

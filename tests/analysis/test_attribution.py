@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from champion.analysis import packed
 from champion.analysis.attribution import (
     NO_VALUE,
     attribute,
@@ -53,9 +54,26 @@ def log(target: object, *events: object) -> None:
 
 
 def units_of(store: EventStore, segments: tuple[str, ...] = (), **options) -> dict[str, dict]:
+    """First exposures by unit; ``backend`` picks the strategy: ``"duckdb"`` a struct MIN,
+    ``"postgres"`` a window, ``"packed"`` the packed MIN decoded by its dictionary."""
     exposed = counted_exposures(store.exposures, "checkout-v2")
+    if options.get("backend") == "packed":
+        return _packed_units_of(store, exposed, segments)
     table = first_exposures(exposed, segments, backend=options.get("backend", store.backend))
     return {r["unit_id"]: r for r in store.fetch(table)}
+
+
+def _packed_units_of(store: EventStore, exposed, segments: tuple[str, ...]) -> dict[str, dict]:
+    packed.install(store.con)
+    again = counted_exposures(store.exposures.select(*store.exposures.columns), "checkout-v2")
+    dictionary = packed.decoder(store.fetch(packed.dictionary_query(exposed, segments)))
+    units = {}
+    for row in store.fetch(packed.packed_units(exposed, again, segments)):
+        fields = dictionary.payloads[row.pop("payload")]
+        variant = dictionary.variants[row.pop("variant_hash")]
+        assert row["multiple"] or variant == fields["variant"]
+        units[row["unit_id"]] = row | fields
+    return units
 
 
 def values_of(store: EventStore, metrics: list[Metric], **sql: str) -> dict[str, dict]:
@@ -83,11 +101,12 @@ def test_the_earliest_exposure_fixes_variant_segments_and_version(tmp_path: Path
     assert unit["multiple"] is False
 
 
-@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
-def test_a_tie_on_ts_goes_to_the_smaller_request_id_on_either_strategy(
+@pytest.mark.parametrize("backend", ["duckdb", "postgres", "packed"])
+def test_a_tie_on_ts_goes_to_the_smaller_request_id_on_every_strategy(
     tmp_path: Path, backend: str
 ) -> None:
-    """``backend`` picks the query shape (one MIN over a struct, or a window); both run here."""
+    """``backend`` picks the query shape (one MIN over a struct, a window, or the packed
+    MIN whose tied units are re-read); all run here."""
     log(
         tmp_path,
         exposure("a", request_id="r2", attributes={"country": "second"}),
@@ -102,14 +121,15 @@ def test_a_tie_on_ts_goes_to_the_smaller_request_id_on_either_strategy(
     assert units["b"]["s0"] == "no id sorts first"
 
 
-def test_both_strategies_agree_on_a_flawed_experiment(tmp_path: Path) -> None:
+def test_every_strategy_agrees_on_a_flawed_experiment(tmp_path: Path) -> None:
     spec = make_spec()
     write_experiment(tmp_path, spec, units=400, ties=0.1, multiple_exposure=0.1,
                      missing_attributes=0.2, duplicates=0.1, seed=4)  # fmt: skip
     with open_store(tmp_path) as store:
         by_struct = units_of(store, tuple(spec.segments), backend="duckdb")
         by_window = units_of(store, tuple(spec.segments), backend="postgres")
-    assert by_struct == by_window
+        by_packed = units_of(store, tuple(spec.segments), backend="packed")
+    assert by_struct == by_window == by_packed
     assert sum(u["multiple"] for u in by_struct.values()) > 10
 
 
@@ -313,3 +333,35 @@ def test_a_sql_metric_runs_on_postgresql_over_a_user_table(postgres_url: str) ->
     with open_store(postgres_url) as store:
         units = values_of(store, [Metric(name="paid", kind="mean", sql=sql)], paid=sql)
     assert {u: r["y0"] for u, r in units.items()} == {"a": 10.0, "b": 5.0}
+
+
+def test_tied_exposures_that_agree_are_not_read_again(tmp_path: Path) -> None:
+    """The packed MIN flags a unit only when exposures at its first instant differ."""
+    log(
+        tmp_path,
+        exposure("a", request_id="r2", attributes={"country": "FR"}),
+        exposure("a", request_id="r1", attributes={"country": "FR"}),
+        exposure("b", request_id="r4", attributes={"country": "FR"}),
+        exposure("b", request_id="r3", attributes={"country": "DE"}),
+    )
+    with open_store(tmp_path) as store:
+        packed.install(store.con)
+        exposed = counted_exposures(store.exposures, "checkout-v2")
+        keys = packed.first_keys(exposed, ("country",))
+        flagged = {row["unit_id"]: row["tied"] for row in store.fetch(keys)}
+        by_packed = units_of(store, ("country",), backend="packed")
+    assert flagged == {"a": False, "b": True}
+    assert by_packed["b"]["s0"] == "DE"
+
+
+def test_a_dictionary_refuses_a_hash_shared_by_two_payloads_or_two_variants() -> None:
+    row = {"variant": "v1", "allocation_version": 1, "probability": 0.5, "s0": "FR"}
+    same = packed.decoder([row | {"payload": 7, "variant_hash": 1}] * 2)
+    assert same.payloads == {7: row}
+    assert same.variants == {1: "v1"}
+    with pytest.raises(packed.HashCollision, match="payload hash 7"):
+        packed.decoder([row | {"payload": 7, "variant_hash": 1},
+                        row | {"s0": "DE", "payload": 7, "variant_hash": 1}])  # fmt: skip
+    with pytest.raises(packed.HashCollision, match="variant hash 1"):
+        packed.decoder([row | {"payload": 7, "variant_hash": 1},
+                        row | {"variant": "v2", "payload": 8, "variant_hash": 1}])  # fmt: skip

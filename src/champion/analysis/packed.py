@@ -32,6 +32,7 @@ __all__ = [
     "HashCollision",
     "decoder",
     "dictionary_query",
+    "first_keys",
     "install",
     "packed_units",
 ]
@@ -99,14 +100,12 @@ def _payload_hash(fields: dict[str, ir.Value]) -> ir.Value:
     return _hash(ibis.struct(fields))
 
 
-def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[str]) -> ir.Table:
-    """One row per unit: ``unit_id, first_ts, multiple, payload, variant_hash``.
+def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
+    """One row per unit: ``unit_id, first_ts, multiple, variant_hash, payload, tied``.
 
-    ``payload`` is the first exposure's payload hash; ``variant_hash`` the hash of the
+    ``payload`` is the smallest payload hash at the unit's first instant, ``tied`` whether
+    another exposure at that instant has a different one; ``variant_hash`` the hash of the
     unit's variant when it saw one (the smallest one otherwise).
-
-    ``tied_source`` is the same rows as ``exposed`` built as a different expression, so
-    that Ibis does not share them as one CTE (DuckDB would materialise every exposure).
     """
     h = _payload_hash(_payload(exposed, segments))
     variant = _hash(exposed.variant)
@@ -117,7 +116,7 @@ def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[st
         first=_first_key(exposed.ts, h).min(),
         last=_first_key_desc(exposed.ts, h).min(),
     )
-    raw = raw.select(
+    return raw.select(
         "unit_id",
         "first_ts",
         multiple=raw.low != raw.high,
@@ -125,6 +124,16 @@ def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[st
         payload=_key_hash(raw.first),
         tied=_key_hash(raw.first) != _key_hash_desc(raw.last),
     )
+
+
+def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[str]) -> ir.Table:
+    """:func:`first_keys` with tied units settled: ``unit_id, first_ts, multiple,
+    variant_hash, payload`` (the first exposure's payload hash, by the documented rule).
+
+    ``tied_source`` is the same rows as ``exposed`` built as a different expression, so
+    that Ibis does not share them as one CTE (DuckDB would materialise every exposure).
+    """
+    raw = first_keys(exposed, segments)
     # units whose exposures at the first instant disagree: settle by request_id
     tied = raw.filter(raw.tied).select(tied_unit="unit_id", tied_ts="first_ts")
     e = tied_source
