@@ -693,10 +693,11 @@ def report(
 
 
 def explain(root: Path) -> None:
-    """EXPLAIN ANALYZE of each query ``load_analysis_data`` runs, as ``ibis.to_sql`` writes it.
+    """EXPLAIN ANALYZE of each statement ``load_analysis_data`` runs, as Ibis writes it.
 
-    The queries are caught on their way to the store (``EventStore.fetch``), so this shows
-    what champion runs today, whatever its internals.
+    The statements are caught on their way to DuckDB (``EventStore._run``: the fetched
+    queries and the temporary tables of the steps), so this shows what champion runs
+    today, whatever its internals.
     """
     import ibis
 
@@ -706,25 +707,25 @@ def explain(root: Path) -> None:
 
     spec = Experiment.model_validate(spec_dict())
     with open_store(root, experiment=spec.name) as store:
-        queries: list[Any] = []
-        fetch = store.fetch
-
-        def catch(expr: Any) -> list[dict[str, Any]]:
-            queries.append(expr)
-            return fetch(expr)
-
-        store.fetch = catch  # type: ignore[method-assign]
-        load_analysis_data(store, spec)
         raw = store.con.con
         raw.execute("SET enable_progress_bar = false")
         limit = raw.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         print(f"-- DuckDB memory_limit: {limit}\n")
-        for i, expr in enumerate(queries, 1):
-            sql = ibis.to_sql(expr, dialect="duckdb")
-            print(f"-- query {i} of {len(queries)}, as generated\n{sql}\n")
+        run = store._run
+        count = itertools.count(1)
+
+        def profiled(call: Any, query: Any) -> Any:
+            sql = query if isinstance(query, str) else ibis.to_sql(query, dialect="duckdb")
+            i = next(count)
+            print(f"-- statement {i}, as generated\n{sql}\n")
             t = time.perf_counter()
             plan = raw.sql(f"EXPLAIN ANALYZE {sql}").fetchall()
-            print(f"-- query {i}: {time.perf_counter() - t:.2f} s with profiling\n{plan[0][1]}\n")
+            print(f"-- statement {i}: {time.perf_counter() - t:.2f} s with profiling\n"
+                  f"{plan[0][1]}\n")  # fmt: skip
+            return run(call, query)
+
+        store._run = profiled  # type: ignore[method-assign]
+        load_analysis_data(store, spec)
 
 
 def main(argv: list[str] | None = None) -> None:
