@@ -192,14 +192,17 @@ def test_outcomes_may_be_left_out_when_metrics_bring_their_own_sql(postgres_url:
     assert set(data.health.outcomes.values()) == {0}
 
 
-def test_any_ibis_url_works_here_a_duckdb_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ts", ["zoned", "without a zone"])
+def test_any_ibis_url_works_here_a_duckdb_file(tmp_path: Path, ts: str) -> None:
+    """A warehouse's instants may lack a zone (UTC wall time): the same units either way."""
     events = tmp_path / "events"
-    write_experiment(events, SPEC, units=200, seed=8, multiple_exposure=0.05)
+    write_experiment(events, SPEC, units=200, seed=8, multiple_exposure=0.05, ties=0.1)
     db = tmp_path / "warehouse.duckdb"
+    naive = "REPLACE (timezone('UTC', ts) AS ts)" if ts == "without a zone" else ""
     with duckdb.connect(str(db)) as con:
         for kind in ("exposures", "outcomes"):
             con.execute(
-                f"CREATE TABLE {kind} AS SELECT * FROM read_parquet("
+                f"CREATE TABLE {kind} AS SELECT * {naive} FROM read_parquet("
                 f"'{events}/{kind}/**/*.parquet', hive_partitioning = true)"
             )
     with open_store(f"duckdb://{db}") as url, open_store(events) as folder:

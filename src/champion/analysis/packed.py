@@ -47,6 +47,9 @@ _MACROS = {
     "champion_key_hash_desc": (
         "(k) AS 18446744073709551615::UBIGINT - (k & 18446744073709551615::HUGEINT)::UBIGINT"
     ),
+    # the instant packed into a key, as the exposures' own type (with or without a zone)
+    "champion_key_ts": "(k) AS make_timestamp((k >> 64)::BIGINT)",
+    "champion_key_tstz": "(k) AS make_timestamptz((k >> 64)::BIGINT)",
 }
 
 
@@ -85,6 +88,16 @@ def _key_hash_desc(key) -> dt.uint64:  # type: ignore[no-untyped-def]
     """The hash packed into a descending key."""
 
 
+@ibis.udf.scalar.builtin(name="champion_key_ts")
+def _key_ts(key) -> dt.timestamp:  # type: ignore[no-untyped-def]
+    """The instant packed into a key, for exposures whose ``ts`` has no zone."""
+
+
+@ibis.udf.scalar.builtin(name="champion_key_tstz")
+def _key_tstz(key) -> dt.Timestamp(timezone="UTC"):  # type: ignore[no-untyped-def,valid-type]
+    """The instant packed into a key, for exposures whose ``ts`` is zoned."""
+
+
 def _payload(t: ir.Table, segments: Sequence[str]) -> dict[str, ir.Value]:
     fields: dict[str, ir.Value] = {
         "variant": t.variant,
@@ -110,15 +123,15 @@ def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
     h = _payload_hash(_payload(exposed, segments))
     variant = _hash(exposed.variant)
     raw = exposed.group_by("unit_id").aggregate(
-        first_ts=exposed.ts.min(),
         low=variant.min(),
         high=variant.max(),
         first=_first_key(exposed.ts, h).min(),
         last=_first_key_desc(exposed.ts, h).min(),
     )
+    key_ts = _key_tstz if exposed.ts.type().timezone is not None else _key_ts
     return raw.select(
         "unit_id",
-        "first_ts",
+        first_ts=key_ts(raw.first).cast(exposed.ts.type()),  # the key's high half: MIN(ts)
         multiple=raw.low != raw.high,
         variant_hash=raw.low,
         payload=_key_hash(raw.first),
