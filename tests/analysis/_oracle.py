@@ -40,9 +40,12 @@ class Oracle:
     errors: dict[str, int]
     latency_bins: dict[str, dict[int, int]]  # variant -> bin -> requests
     unit_bins: dict[str, dict[str, dict[int, int]]]  # quantile metric -> variant -> bin -> units
+    # quantile metric -> (attribute, value) -> variant -> bin -> units
+    segment_unit_bins: dict[str, dict[tuple[str, str], dict[str, dict[int, int]]]]
     groups: int = 0  # (variant, day, segment values) of analysed units, windows closed or not
     payloads: int = 0  # distinct (variant, version, probability, segment values) exposed
     packed_groups: int = 0  # (payload, day) of analysed units + payloads of the others
+    payload_unit_bins: dict[str, int] | None = None  # quantile metric -> (payload, bin) groups
 
 
 def histogram_bins(values: np.ndarray) -> np.ndarray:
@@ -117,6 +120,8 @@ def compute(
     cells: dict[str, dict[CellKey, Cell]] = {}
     counts: dict[str, int] = {}
     unit_bins: dict[str, dict[str, dict[int, int]]] = {}
+    segment_unit_bins: dict[str, dict[tuple[str, str], dict[str, dict[int, int]]]] = {}
+    payload_unit_bins: dict[str, int] = {}
     for m in metrics:
         w = timedelta(days=float(m.window_days))
         inside = joined[
@@ -179,6 +184,14 @@ def compute(
             unit_bins[m.name] = {}
             for (v, b), c in tally.items():
                 unit_bins[m.name].setdefault(v, {})[int(b)] = int(c)
+            by_segment: dict[tuple[str, str], dict[str, dict[int, int]]] = {}
+            for attribute, seg in zip(spec.segments, segs, strict=True):
+                for (value, v, b), c in frame.groupby([seg, "variant", bins]).size().items():
+                    by_segment.setdefault((attribute, value), {}).setdefault(v, {})[int(b)] = c
+            segment_unit_bins[m.name] = by_segment
+            payload = ["variant", "allocation_version", "probability", *segs]
+            rows = analysed.loc[frame.index, payload].assign(bin=bins)
+            payload_unit_bins[m.name] = len(rows.drop_duplicates())
 
     srm = {}
     for (version, variant), g in first.groupby(["allocation_version", "variant"]):
@@ -214,6 +227,8 @@ def compute(
         errors=ex.groupby("variant")["error"].count().astype(int).to_dict(),
         latency_bins=latency_bins,
         unit_bins=unit_bins,
+        segment_unit_bins=segment_unit_bins,
+        payload_unit_bins=payload_unit_bins,
         groups=len(keys.drop_duplicates()),
         payloads=len(ex[payload].drop_duplicates()),
         packed_groups=len(first[first["multiple"]][payload].drop_duplicates())

@@ -119,13 +119,27 @@ def test_a_quantile_metric_carries_a_histogram_of_unit_values(loaded) -> None:
     assert data.metrics["converted"].histogram is None
 
 
+def test_a_quantile_metric_carries_a_histogram_per_segment_value(loaded) -> None:
+    data, oracle, _, _ = loaded
+    agg = data.metrics["load_seconds"]
+    expected = oracle.segment_unit_bins["load_seconds"]
+    assert {key for key, _ in agg.segment_histograms} == set(expected)
+    assert len(expected) > len(SPEC.segments)  # several values per attribute
+    for (attribute, value), by_variant in expected.items():
+        hist = agg.segment_histogram(attribute, value)
+        assert hist is not None
+        for variant, bins in by_variant.items():
+            assert {i: c for i, c in enumerate(hist.counts[variant]) if c} == bins
+    assert data.metrics["converted"].segment_histograms == ()
+
+
 def test_only_aggregated_rows_are_fetched(loaded) -> None:
     """On DuckDB three queries plus one per quantile metric, each row a group: a distinct
     payload (the packed plan's dictionary), a (payload, day) cell of analysed units or a
     payload of units seen in two variants, a latency bin or a unit-value bin."""
     _, oracle, queries, rows = loaded
     latency_bins = sum(len(b) for b in oracle.latency_bins.values())
-    unit_bins = sum(len(b) for b in oracle.unit_bins["load_seconds"].values())
+    unit_bins = oracle.payload_unit_bins["load_seconds"]
     assert queries == 4
     assert rows == oracle.payloads + oracle.packed_groups + latency_bins + unit_bins
     days = len({key.day for key in oracle.cells["revenue"]})
@@ -199,7 +213,9 @@ def _assert_same(a: AnalysisData, b: AnalysisData) -> None:
     )
     assert a.metrics.keys() == b.metrics.keys()
     for name, agg in a.metrics.items():
-        assert (agg.kind, agg.histogram) == (b.metrics[name].kind, b.metrics[name].histogram)
+        other = b.metrics[name]
+        assert (agg.kind, agg.histogram) == (other.kind, other.histogram)
+        assert agg.segment_histograms == other.segment_histograms
         _assert_cells_equal(dict(agg.cells), dict(b.metrics[name].cells), tol=1e-12)
 
 
@@ -297,3 +313,42 @@ def test_latency_bins_and_errors_count_every_request_by_its_own_variant(tmp_path
     # last; the request without a latency is in no bin
     assert bins == {"v1": {400: 2}, "v2": {800: 1, 0: 1, 1399: 1}}
     assert serving.latency.edges[400] == 1.0
+
+
+def test_a_quantile_metric_is_read_out_per_segment_against_an_oracle(loaded) -> None:
+    """Per segment value: the p90 difference test on the oracle's counts (pandas), then
+    Holm across the attribute's values (statsmodels)."""
+    from statsmodels.stats.multitest import multipletests
+
+    from champion.analysis.readout import build_report
+    from champion.stats.quantile import quantile_difference
+
+    data, oracle, _, _ = loaded
+    report = build_report(data, SPEC)
+    found = [s for s in report.segments if s.metric == "load_seconds"]
+    bins = oracle.segment_unit_bins["load_seconds"]
+    assert {(s.attribute, s.value) for s in found} == {
+        key for key, by_variant in bins.items() if {"v1", "v2"} <= set(by_variant)
+    }
+    tested = 0
+    for attribute in SPEC.segments:
+        mine = [s for s in found if s.attribute == attribute]
+        raw = []
+        for s in mine:
+            counts = {
+                v: tuple(bins[(attribute, s.value)][v].get(i, 0) for i in range(BINS))
+                for v in ("v1", "v2")
+            }
+            test = quantile_difference(HISTOGRAM_EDGES, counts["v1"], counts["v2"], 0.9)
+            assert s.comparison.test.status == test.status
+            assert s.comparison.test.diff == pytest.approx(test.diff, rel=1e-12)
+            assert s.comparison.test.p_value == pytest.approx(test.p_value, rel=1e-12, nan_ok=True)
+            raw.append(test.p_value)
+        finite = [i for i, p in enumerate(raw) if not math.isnan(p)]
+        tested += len(finite)
+        holm = multipletests([raw[i] for i in finite], method="holm")[1]
+        assert [mine[i].p_value_adjusted for i in finite] == pytest.approx(list(holm), rel=1e-12)
+    assert tested >= 4  # the test has something to check
+
+
+BINS = len(HISTOGRAM_EDGES) - 1

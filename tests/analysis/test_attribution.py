@@ -69,10 +69,7 @@ def _packed_units_of(store: EventStore, exposed, segments: tuple[str, ...]) -> d
     dictionary = packed.decoder(store.fetch(packed.dictionary_query(exposed, segments)))
     units = {}
     for row in store.fetch(packed.packed_units(exposed, again, segments)):
-        fields = dictionary.payloads[row.pop("payload")]
-        variant = dictionary.variants[row.pop("variant_hash")]
-        assert row["multiple"] or variant == fields["variant"]
-        units[row["unit_id"]] = row | fields
+        units[row["unit_id"]] = row | dictionary.payloads[row.pop("payload")]
     return units
 
 

@@ -105,13 +105,14 @@ def load_analysis_data(
         aggregates = _metric_aggregates(grouped, plans, segments)
         for p in plans:
             if p.metric.kind == "quantile":
-                histogram = _unit_histogram_query(per_unit, p, moment)
-                counts = _histogram(_decoded(store.fetch(histogram), decode), variants)
+                query = _unit_histogram_query(per_unit, p, len(segments), moment)
+                bins = _decoded(store.fetch(query), decode, len(segments))
                 aggregates[p.metric.name] = MetricAggregates(
                     p.metric.name,
                     p.metric.kind,
                     aggregates[p.metric.name].cells,
-                    histogram=LatencyHistogram(HISTOGRAM_EDGES, counts),
+                    histogram=LatencyHistogram(HISTOGRAM_EDGES, _histogram(bins, variants)),
+                    segment_histograms=_segment_histograms(bins, variants, segments),
                 )
     requests = store.fetch(_serving_query(exposed))
     return AnalysisData(
@@ -216,22 +217,22 @@ def _exposures_again(store: EventStore, experiment: str, cutoff: datetime | None
 def _decoded(
     rows: list[dict[str, Any]], decode: packed.Dictionary | None, segments: int = 0
 ) -> list[dict[str, Any]]:
-    """Rows keyed by a payload or variant hash, with the values in its place: the portable
-    plan's rows (probabilities summed, folded units without day and segment values)."""
+    """Rows keyed by a payload hash, with the payload's values in its place: the portable
+    plan's rows (cells: probabilities summed, folded units without day and segment values;
+    histogram bins: variant and segment values)."""
     if decode is None:
         return rows
     out = []
     for row in rows:
-        if "variant_hash" in row:
-            row["variant"] = decode.variants[int(row.pop("variant_hash"))]
-            out.append(row)
-            continue
         fields = decode.payloads[int(row.pop("payload"))]
-        row |= {"variant": fields["variant"], "allocation_version": fields["allocation_version"]}
-        probability = fields["probability"]
-        row["probability"] = None if probability is None else probability * row["n"]
+        row["variant"] = fields["variant"]
+        cell = "n" in row
         for i in range(segments):
-            row[f"s{i}"] = None if row["multiple"] else fields[f"s{i}"]
+            row[f"s{i}"] = None if cell and row["multiple"] else fields[f"s{i}"]
+        if cell:
+            row["allocation_version"] = fields["allocation_version"]
+            probability = fields["probability"]
+            row["probability"] = None if probability is None else probability * row["n"]
         out.append(row)
     return out
 
@@ -248,10 +249,15 @@ def _serving_query(exposed: ir.Table) -> ir.Table:
     )
 
 
-def _unit_histogram_query(per_unit: ir.Table, plan: MetricPlan, moment: datetime) -> ir.Table:
+def _unit_histogram_query(
+    per_unit: ir.Table, plan: MetricPlan, segments: int, moment: datetime
+) -> ir.Table:
+    """Units (windows closed) per value bin, by variant and segment values (or payload)."""
     t = per_unit.filter(~per_unit.multiple & _closed(per_unit, plan, moment))
-    arm = "variant_hash" if "variant_hash" in t.columns else "variant"
-    return t.group_by(arm, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(requests=t.count())
+    keys = ["variant", *(f"s{i}" for i in range(segments))]
+    if "payload" in t.columns:
+        keys = ["payload"]
+    return t.group_by(*keys, bin=histogram_bin(t[f"y{plan.index}"])).aggregate(requests=t.count())
 
 
 # -- rows to the contract ------------------------------------------------------------------
@@ -346,6 +352,20 @@ def _extreme(pick: Any, values: Iterable[datetime | None]) -> datetime | None:
         if v is not None
     ]
     return pick(present) if present else None
+
+
+def _segment_histograms(
+    rows: list[dict[str, Any]], variants: list[str], segments: tuple[str, ...]
+) -> tuple[tuple[tuple[str, str], LatencyHistogram], ...]:
+    """Per (attribute, value): the histogram of the rows with that segment value."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        for i, attribute in enumerate(segments):
+            groups[(attribute, row[f"s{i}"])].append(row)
+    return tuple(
+        (key, LatencyHistogram(HISTOGRAM_EDGES, _histogram(group, variants)))
+        for key, group in sorted(groups.items())
+    )
 
 
 def _histogram(rows: list[dict[str, Any]], variants: list[str]) -> dict[str, tuple[int, ...]]:

@@ -79,13 +79,20 @@ class CellKey:
 class MetricAggregates:
     """All cells of one metric at the finest grain, with roll-ups computed in Python.
 
-    ``histogram`` (quantile metrics only): per-variant counts of the units' values.
+    ``histogram`` (quantile metrics only): per-variant counts of the units' values;
+    ``segment_histograms`` the same per (attribute, value) of the declared segments.
     """
 
     metric: str
     kind: str
     cells: tuple[tuple[CellKey, Cell], ...]
     histogram: LatencyHistogram | None = None
+    segment_histograms: tuple[tuple[tuple[str, str], LatencyHistogram], ...] = ()
+
+    def segment_histogram(self, attribute: str, value: str) -> LatencyHistogram | None:
+        """Per-variant counts of the values of units whose first exposure had
+        ``attribute == value`` (quantile metrics), or None."""
+        return dict(self.segment_histograms).get((attribute, value))
 
     def _sum(self, keep: Iterable[tuple[CellKey, Cell]]) -> dict[str, Cell]:
         out: dict[str, Cell] = {}

@@ -140,8 +140,8 @@ def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
 
 
 def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[str]) -> ir.Table:
-    """:func:`first_keys` with tied units settled: ``unit_id, first_ts, multiple,
-    variant_hash, payload`` (the first exposure's payload hash, by the documented rule).
+    """:func:`first_keys` with tied units settled: ``unit_id, first_ts, multiple, payload``
+    (the first exposure's payload hash, by the documented rule).
 
     ``tied_source`` is the same rows as ``exposed`` built as a different expression, so
     that Ibis does not share them as one CTE (DuckDB would materialise every exposure).
@@ -165,7 +165,6 @@ def packed_units(exposed: ir.Table, tied_source: ir.Table, segments: Sequence[st
         "unit_id",
         "first_ts",
         "multiple",
-        "variant_hash",
         payload=units.settled.fill_null(units.payload),
     )
 

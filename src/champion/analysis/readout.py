@@ -301,7 +301,7 @@ def build_report(
 
     segs: list[SegmentResult] = []
     for m in spec.metrics.all():
-        if m.kind == "quantile" or not data.segments:
+        if not data.segments:
             continue
         segs += segment_results(
             m,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from champion.analysis.aggregates import MetricAggregates
-from champion.analysis.comparison import Comparison, compare_cells
+from champion.analysis.comparison import Comparison, compare_cells, compare_histograms
 from champion.spec.models import Metric
 from champion.stats.multiple import adjust_p_values
 
@@ -62,6 +62,43 @@ def _against(segment: Comparison, aggregate: Comparison) -> bool:
     return hi < 0 if overall > 0 else lo > 0
 
 
+def _compare(
+    metric: Metric,
+    aggregates: MetricAggregates,
+    attribute: str,
+    value: str,
+    champion: str,
+    variant: str,
+    alpha: float,
+) -> Comparison | None:
+    """One segment value's comparison; None when an arm has no units there."""
+    if metric.kind == "quantile":
+        histogram = aggregates.segment_histogram(attribute, value)
+        if histogram is None or not (
+            any(histogram.counts.get(champion, ())) and any(histogram.counts.get(variant, ()))
+        ):
+            return None
+        q = metric.quantile or 0.5
+        return compare_histograms(
+            metric.name, metric.direction, histogram, champion, variant, q, alpha=alpha, bayes=False
+        )
+    cells = aggregates.by_segment(attribute, value)
+    control, treatment = cells.get(champion), cells.get(variant)
+    if control is None or treatment is None:
+        return None
+    covariate = metric.covariate is not None and metric.kind != "ratio"
+    return compare_cells(
+        metric.name,
+        metric.kind,
+        metric.direction,
+        control,
+        treatment,
+        covariate=covariate,
+        alpha=alpha,
+        bayes=False,
+    )
+
+
 def segment_results(
     metric: Metric,
     aggregates: MetricAggregates,
@@ -75,27 +112,13 @@ def segment_results(
 ) -> list[SegmentResult]:
     """Every segment value of every attribute for one metric, corrected per attribute."""
     out: list[SegmentResult] = []
-    covariate = metric.covariate is not None and metric.kind != "ratio"
     for attribute in attributes:
         rows = []
         for value in aggregates.segment_values(attribute):
-            cells = aggregates.by_segment(attribute, value)
-            control = cells.get(champion)
             for variant in challengers:
-                treatment = cells.get(variant)
-                if control is None or treatment is None:
-                    continue
-                c = compare_cells(
-                    metric.name,
-                    metric.kind,
-                    metric.direction,
-                    control,
-                    treatment,
-                    covariate=covariate,
-                    alpha=alpha,
-                    bayes=False,
-                )
-                rows.append((variant, value, c))
+                c = _compare(metric, aggregates, attribute, value, champion, variant, alpha)
+                if c is not None:
+                    rows.append((variant, value, c))
         adjusted = adjust_p_values([c.test.p_value for _, _, c in rows], correction)
         for (variant, value, c), p_adj in zip(rows, adjusted, strict=True):
             significant = bool(not math.isnan(p_adj) and p_adj < alpha)
