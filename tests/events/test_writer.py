@@ -330,3 +330,28 @@ def test_default_mode_loses_at_most_the_flush_window_when_killed(tmp_path):
     settled = {unit for unit, at in logged.items() if at < killed_at - interval - 1.0}
     assert len(settled) > 1500
     assert settled <= stored
+
+
+def test_sync_mode_logs_many_events_with_one_fsync(tmp_path):
+    writer = EventWriter(ParquetSink(tmp_path), sync=True, flush_interval=60)
+    events = [make_outcome(i) for i in range(10)]
+    assert writer.log_many(events) == 10
+    (journal_file,) = (tmp_path / "_journal").glob("*.log")
+    assert read_records(journal_file.read_bytes()) == (events, 0)
+    assert writer.stats().journal_syncs == 1
+    writer.close()
+    assert count(tmp_path, "outcomes") == 10
+
+
+def test_alog_waits_for_the_fsync_in_a_thread_so_concurrent_callers_share_it(tmp_path):
+    import asyncio
+
+    writer = EventWriter(ParquetSink(tmp_path), sync=True, flush_interval=60)
+
+    async def log_all() -> list[bool]:
+        return await asyncio.gather(*(writer.alog(make_outcome(i)) for i in range(80)))
+
+    assert all(asyncio.run(log_all()))
+    assert 1 <= writer.stats().journal_syncs < 80
+    writer.close()
+    assert count(tmp_path, "outcomes") == 80

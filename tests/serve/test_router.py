@@ -180,3 +180,57 @@ def test_a_clock_stamps_exposures_and_shadows(write_spec, models_dir, tmp_path):
             "hive_partitioning=true)"
         ).fetchall()
         assert rows == [(int(when.timestamp() * 1_000_000), when.date())]
+
+
+def test_concurrent_requests_in_sync_mode_share_fsyncs_off_the_event_loop(
+    write_spec, models_dir, tmp_path
+):
+    """Each request waits for its exposure's fsync in a worker thread, so requests that
+    arrive meanwhile join the same group commit; waiting on the loop would make it one
+    fsync per request."""
+    import asyncio
+
+    spec = load_spec(write_spec())
+    root = tmp_path / "events"
+    requests = 60
+    with (
+        open_writer(root, sync=True) as events,
+        Router(SpecSource([spec]), events=events, models_dir=models_dir) as router,
+    ):
+
+        async def serve_all() -> list:
+            return await asyncio.gather(
+                *(router.apredict("checkout", f"u{i}", {"amount": 5.0}) for i in range(requests))
+            )
+
+        answers = asyncio.run(serve_all())
+        syncs = events.stats().journal_syncs
+    assert len(answers) == requests
+    assert 1 <= syncs < requests
+    assert sorted(r[0] for r in _exposures(root)) == sorted(f"u{i}" for i in range(requests))
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_failing_challenger_on_the_event_loop_is_logged_either_way(
+    write_spec, models_dir, tmp_path, fallback
+):
+    import asyncio
+
+    spec = load_spec(write_spec(challenger="broken", allocation="{champ: 0.0, chall: 1.0}"))
+    root = tmp_path / "events"
+    with (
+        open_writer(root, sync=True) as events,
+        Router(
+            SpecSource([spec]), events=events, models_dir=models_dir, fallback_to_champion=fallback
+        ) as router,
+    ):
+        call = router.apredict("checkout", "u1", {"amount": 30.0})
+        if fallback:
+            out = asyncio.run(call)
+            assert (out.variant, out.model) == ("chall", "champ")
+        else:
+            with pytest.raises(Exception, match="broken"):
+                asyncio.run(call)
+    [row] = _exposures(root)
+    assert row[1:3] == ("chall", "champ" if fallback else "chall")
+    assert "shadow model is broken" in row[5]

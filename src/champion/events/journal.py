@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from champion.errors import JournalUnavailable
@@ -205,10 +206,14 @@ class WriteAheadLog:
         return self._records
 
     def append(self, record: bytes) -> None:
+        self.append_many((record,))
+
+    def append_many(self, records: Sequence[bytes]) -> None:
+        """Append ``records`` in one group: one write and fsync for all of them at most."""
         with self._cond:
-            self.journal.check_room(len(record))
+            self.journal.check_room(sum(len(r) for r in records))
             group = self._group
-            group.data.append(record)
+            group.data.extend(records)
             while not group.done:
                 if self._writing:
                     self._cond.wait()

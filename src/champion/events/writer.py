@@ -17,12 +17,14 @@ writes again. Nothing is dropped silently: a full buffer or journal counts its d
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,16 +171,48 @@ class EventWriter:
             self._wake.set()
         return True
 
+    def log_many(self, events: Sequence[Event]) -> int:
+        """Accept several events; how many were kept (the rest dropped: the buffer is full).
+
+        In sync mode they share one journal write and fsync.
+        """
+        if self._wal is None:
+            return sum(self.log(event) for event in events)
+        if self._closed:
+            raise EventWriterClosed(self._sink.target)
+        for event in events:
+            if type(event) not in _EVENT_CLASSES:
+                raise InvalidArgument("event", event, "must be an Exposure, Shadow or Outcome")
+        self._append_sync([encode(event) for event in events])
+        return len(events)
+
+    async def alog(self, event: Event) -> bool:
+        """:meth:`log` for an event loop: in sync mode the wait for the fsync runs in a
+        worker thread, so the loop serves other requests (and their events join the same
+        group commit) meanwhile."""
+        if self._wal is None:
+            return self.log(event)
+        return await asyncio.to_thread(self.log, event)
+
+    async def alog_many(self, events: Sequence[Event]) -> int:
+        """:meth:`log_many` for an event loop (see :meth:`alog`)."""
+        if self._wal is None:
+            return self.log_many(events)
+        return await asyncio.to_thread(self.log_many, events)
+
     def _log_sync(self, event: Event) -> bool:
+        self._append_sync([encode(event)])
+        return True
+
+    def _append_sync(self, records: list[bytes]) -> None:
         assert self._wal is not None
         try:
-            self._wal.append(encode(event))
+            self._wal.append_many(records)
         except Exception:
-            self._count_dropped(1)
+            self._count_dropped(len(records))
             raise
         if self._wal.records >= self._flush_events:
             self._wake.set()
-        return True
 
     def _count_dropped(self, n: int) -> None:
         with self._drop_lock:

@@ -83,6 +83,7 @@ class _Call:
     start: float
     ts: datetime
     error: str | None = None
+    served_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,54 +250,85 @@ class Router:
         *,
         request_id: str | None = None,
     ) -> Routed:
-        """:meth:`predict` for an event loop (the gateway's hot path)."""
+        """:meth:`predict` for an event loop (the gateway's hot path).
+
+        The exposure is logged with :meth:`EventWriter.alog`: in sync mode the wait for its
+        fsync leaves the loop free for other requests.
+        """
         call = self._begin(experiment, unit_id, request_id, attributes, features)
         try:
             prediction = await self._model(call.runtime.spec, call.model).apredict(features)
         except Exception as e:
-            self._fall_back(call, e)
+            if not self._switch_to_champion(call, e):
+                await self._alog(self._served(call, None)[0])
+                raise
             prediction = await self._model(call.runtime.spec, call.model).apredict(features)
-        return self._finish(call, prediction)
+        exposure, routed = self._served(call, prediction)
+        await self._alog(exposure)
+        self._shadow(call, routed)
+        return routed
+
+    async def _alog(self, event: Exposure | None) -> None:
+        if self._events is not None and event is not None:
+            await self._events.alog(event)
 
     def _fall_back(self, call: _Call, error: Exception) -> None:
         """Record a model's failure; switch to the champion, or log and re-raise."""
-        call.error = f"{type(error).__name__}: {error}"
-        if not self._fallback or call.model == call.runtime.champion:
+        if not self._switch_to_champion(call, error):
             self._finish(call, None)
             raise error
+
+    def _switch_to_champion(self, call: _Call, error: Exception) -> bool:
+        """Record a model's failure; False when there is no champion to fall back to."""
+        call.error = f"{type(error).__name__}: {error}"
+        if not self._fallback or call.model == call.runtime.champion:
+            return False
         call.model = call.runtime.champion
+        return True
 
     def _finish(self, call: _Call, prediction: Any) -> Routed:
+        exposure, routed = self._served(call, prediction)
+        if self._events is not None and exposure is not None:
+            self._events.log(exposure)
+        self._shadow(call, routed)
+        return routed
+
+    def _served(self, call: _Call, prediction: Any) -> tuple[Exposure | None, Routed]:
+        """The request's exposure event (None without an event store) and its answer."""
         runtime, assignment = call.runtime, call.assignment
         latency_ms = (time.perf_counter() - call.start) * 1000.0
         exposed = assignment.exposed and runtime.splits_traffic
         served_json, served_score = encode_prediction(prediction)
+        call.served_score = served_score
         self.observer.served(runtime.name, assignment.variant, latency_ms, call.error is not None)
+        exposure = None
         if self._events is not None:
-            self._events.log(
-                Exposure(
-                    experiment=runtime.name,
-                    unit_id=call.unit,
-                    variant=assignment.variant,
-                    model=call.model,
-                    allocation_version=runtime.version,
-                    probability=assignment.probability,
-                    request_id=call.request_id,
-                    latency_ms=latency_ms,
-                    error=call.error,
-                    prediction=served_json if prediction is not None else None,
-                    score=served_score,
-                    attributes=_segment_attributes(runtime, call.attributes),
-                    exposed=exposed,
-                    ts=call.ts,
-                )
+            exposure = Exposure(
+                experiment=runtime.name,
+                unit_id=call.unit,
+                variant=assignment.variant,
+                model=call.model,
+                allocation_version=runtime.version,
+                probability=assignment.probability,
+                request_id=call.request_id,
+                latency_ms=latency_ms,
+                error=call.error,
+                prediction=served_json if prediction is not None else None,
+                score=served_score,
+                attributes=_segment_attributes(runtime, call.attributes),
+                exposed=exposed,
+                ts=call.ts,
             )
-        if prediction is not None:
+        routed = Routed(prediction, assignment.variant, call.model, call.request_id, call.unit,
+                        exposed, assignment.reason, latency_ms, call.error)  # fmt: skip
+        return exposure, routed
+
+    def _shadow(self, call: _Call, routed: Routed) -> None:
+        """Start the shadows once the answer is ready (and its exposure logged)."""
+        if routed.prediction is not None:
             self._start_shadows(
-                runtime, call.unit, call.request_id, served_score, call.features, call.ts
+                call.runtime, call.unit, call.request_id, call.served_score, call.features, call.ts
             )
-        return Routed(prediction, assignment.variant, call.model, call.request_id, call.unit,
-                      exposed, assignment.reason, latency_ms, call.error)  # fmt: skip
 
     # -- shadows -----------------------------------------------------------------------------
 
