@@ -114,11 +114,10 @@ def _payload_hash(fields: dict[str, ir.Value]) -> ir.Value:
 
 
 def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
-    """One row per unit: ``unit_id, first_ts, multiple, variant_hash, payload, tied``.
+    """One row per unit: ``unit_id, first_ts, multiple, payload, tied``.
 
     ``payload`` is the smallest payload hash at the unit's first instant, ``tied`` whether
-    another exposure at that instant has a different one; ``variant_hash`` the hash of the
-    unit's variant when it saw one (the smallest one otherwise).
+    another exposure at that instant has a different one.
     """
     h = _payload_hash(_payload(exposed, segments))
     variant = _hash(exposed.variant)
@@ -133,7 +132,6 @@ def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
         "unit_id",
         first_ts=key_ts(raw.first).cast(exposed.ts.type()),  # the key's high half: MIN(ts)
         multiple=raw.low != raw.high,
-        variant_hash=raw.low,
         payload=_key_hash(raw.first),
         tied=_key_hash(raw.first) != _key_hash_desc(raw.last),
     )
@@ -180,15 +178,15 @@ def dictionary_query(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
 
 @dataclass(frozen=True, slots=True)
 class Dictionary:
-    """Hashes back to values: payload hash -> its fields, variant hash -> the variant."""
+    """Hashes back to values: payload hash -> its fields."""
 
     payloads: dict[int, dict[str, Any]]
-    variants: dict[int, str]
 
 
 def decoder(rows: list[dict[str, Any]]) -> Dictionary:
-    """The rows of :func:`dictionary_query` as a :class:`Dictionary`;
-    :class:`HashCollision` when a hash stands for two payloads or two variants."""
+    """The rows of :func:`dictionary_query` as a :class:`Dictionary`; :class:`HashCollision`
+    when a hash stands for two payloads, or for two variants (``multiple`` compares the
+    variants' hashes)."""
     payloads: dict[int, dict[str, Any]] = {}
     variants: dict[int, str] = {}
     for row in rows:
@@ -197,4 +195,4 @@ def decoder(rows: list[dict[str, Any]]) -> Dictionary:
             raise HashCollision(f"payload hash {row['payload']}")
         if variants.setdefault(int(row["variant_hash"]), row["variant"]) != row["variant"]:
             raise HashCollision(f"variant hash {row['variant_hash']}")
-    return Dictionary(payloads, variants)
+    return Dictionary(payloads)
