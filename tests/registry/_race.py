@@ -1,7 +1,7 @@
 """Process entry points for the multi-process race (spawned, so they live in a module)."""
 
 from champion.errors import StaleVersion
-from champion.registry import Registry
+from champion.registry import LookRecord, Registry
 
 
 def ramp_once(url: str, name: str, to: float, by: str, barrier, results) -> None:
@@ -15,3 +15,11 @@ def ramp_once(url: str, name: str, to: float, by: str, barrier, results) -> None
             results.put(("stale", by, e.expected, e.current))
         else:
             results.put(("won", by, version, state.version))
+
+
+def record_look_once(url: str, fields: dict, barrier, results) -> None:
+    """Wait for every rival to be ready, then record the same look (with its own numbers)."""
+    with Registry(url) as registry:
+        barrier.wait(timeout=60)
+        stored = registry.record_look(LookRecord(**fields))
+        results.put((fields["statistic"], stored.to_dict()))

@@ -22,11 +22,13 @@ from champion.registry.lifecycle import (
     allowed_actions,
     check_action,
 )
-from champion.registry.records import AuditEntry, Changes, ExperimentState, Snapshot
+from champion.registry.looks import DECISIONS
+from champion.registry.records import AuditEntry, Changes, ExperimentState, LookRecord, Snapshot
 from champion.registry.store import Registry, default_actor
 
 __all__ = [
     "ACTIONS",
+    "DECISIONS",
     "DEFAULT_URL",
     "ENV_VAR",
     "TERMINAL",
@@ -38,6 +40,7 @@ __all__ = [
     "ExperimentNotFound",
     "ExperimentState",
     "InvalidTransition",
+    "LookRecord",
     "Registry",
     "RegistryUnavailable",
     "Snapshot",

@@ -12,7 +12,15 @@ from pydantic import ValidationError
 from champion.registry.lifecycle import State
 from champion.spec import Experiment, parse_spec
 
-__all__ = ["AuditEntry", "Changes", "ExperimentState", "Snapshot", "as_utc", "rebuild_spec"]
+__all__ = [
+    "AuditEntry",
+    "Changes",
+    "ExperimentState",
+    "LookRecord",
+    "Snapshot",
+    "as_utc",
+    "rebuild_spec",
+]
 
 # libyaml's loader reads a stored spec about ten times faster than the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -121,3 +129,42 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.experiments)
+
+
+@dataclass(frozen=True, slots=True)
+class LookRecord:
+    """One decision point of one challenger on the primary metric: the look ledger's row.
+
+    A read-out that can decide spends alpha; the ledger remembers where, so the next
+    read-out computes its boundary from the information fractions actually observed
+    (Lan-DeMets) and a decision once made is not made again. ``index`` counts looks from
+    1; ``boundary`` is the |z| the statistic had to reach; ``alpha_spent`` is cumulative;
+    ``max_information`` (1 / variance of the difference at the planned end) is fixed at the
+    first look and reused by every later one.
+    """
+
+    experiment: str
+    variant: str
+    index: int
+    at: datetime
+    information_fraction: float
+    statistic: float
+    boundary: float
+    alpha_spent: float
+    max_information: float
+    decision: str
+    final: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "index": self.index,
+            "at": self.at.isoformat(),
+            "information_fraction": self.information_fraction,
+            "statistic": self.statistic,
+            "boundary": self.boundary,
+            "alpha_spent": self.alpha_spent,
+            "max_information": self.max_information,
+            "decision": self.decision,
+            "final": self.final,
+        }

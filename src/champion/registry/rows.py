@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlalchemy as sa
 
 from champion.errors import ExperimentNotFound
 from champion.registry.lifecycle import State
-from champion.registry.records import AuditEntry, ExperimentState, as_utc
+from champion.registry.records import AuditEntry, ExperimentState, LookRecord, as_utc
 from champion.registry.schema import GLOBAL_VERSION, audit_log, experiments, meta
 
 __all__ = [
     "STATE_COLUMNS",
     "append_log",
     "bump_global_version",
+    "nan_as_null",
     "not_found",
     "read_global_version",
     "to_entry",
+    "to_look",
     "to_state",
     "version_of",
 ]
@@ -52,6 +55,31 @@ def to_entry(row: Any) -> AuditEntry:
         at=as_utc(row.at),
         reason=row.reason,
         seq=row.seq,
+    )
+
+
+def nan_as_null(value: float) -> float | None:
+    """How a float column of the look ledger stores ``value``: NaN as NULL."""
+    return None if math.isnan(value) else float(value)
+
+
+def _null_as_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def to_look(row: Any) -> LookRecord:
+    return LookRecord(
+        experiment=row.experiment,
+        variant=row.variant,
+        index=row.idx,
+        at=as_utc(row.at),
+        information_fraction=float(row.information_fraction),
+        statistic=_null_as_nan(row.statistic),
+        boundary=_null_as_nan(row.boundary),
+        alpha_spent=_null_as_nan(row.alpha_spent),
+        max_information=_null_as_nan(row.max_information),
+        decision=row.decision,
+        final=bool(row.final),
     )
 
 

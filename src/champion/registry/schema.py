@@ -1,10 +1,16 @@
-"""The registry's three tables, in SQLAlchemy Core so SQLite and PostgreSQL share one schema.
+"""The registry's tables, in SQLAlchemy Core so SQLite and PostgreSQL share one schema.
 
 - ``champion_experiments``: one row per experiment, its current state. Every write bumps
   ``version`` under ``WHERE version = :expected`` (optimistic concurrency) and stamps ``seq``.
 - ``champion_audit_log``: one row per change, inserted and never updated or deleted.
 - ``champion_meta``: small integer settings; ``global_version`` is bumped in the same
   transaction as every change, so its row lock orders commits and pollers never miss one.
+- ``champion_looks``: the look ledger, one row per decision point of a challenger,
+  inserted once and never updated. NaN is stored as NULL (SQLite cannot hold NaN) and read
+  back as NaN; infinities are stored as they are.
+
+Adding a table does not change ``SCHEMA_VERSION``: ``create_all`` adds a missing table to a
+database made before it existed, and an older champion ignores a table it does not know.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ __all__ = [
     "audit_log",
     "ensure_schema",
     "experiments",
+    "looks",
     "meta",
     "metadata",
 ]
@@ -70,6 +77,29 @@ meta = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+
+looks = sa.Table(
+    "champion_looks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "experiment", sa.String(128), sa.ForeignKey("champion_experiments.name"), nullable=False
+    ),
+    sa.Column("variant", sa.String(128), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("information_fraction", sa.Double, nullable=False),
+    # NULL stands for NaN (a statistic that could not be computed, a fixed design's spend).
+    sa.Column("statistic", sa.Double, nullable=True),
+    sa.Column("boundary", sa.Double, nullable=True),
+    sa.Column("alpha_spent", sa.Double, nullable=True),
+    sa.Column("max_information", sa.Double, nullable=True),
+    sa.Column("decision", sa.String(32), nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False),
+    # The first writer of a look wins; a second insert of the same look fails here.
+    sa.UniqueConstraint("experiment", "variant", "idx", name="uq_champion_look"),
 )
 
 

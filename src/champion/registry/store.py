@@ -35,7 +35,8 @@ from champion.registry.allocation import (
 )
 from champion.registry.connection import WRITE, open_engine, translate_errors
 from champion.registry.lifecycle import State, check_action
-from champion.registry.records import AuditEntry, Changes, ExperimentState, Snapshot
+from champion.registry.looks import read_looks, record_look
+from champion.registry.records import AuditEntry, Changes, ExperimentState, LookRecord, Snapshot
 from champion.registry.rows import (
     STATE_COLUMNS,
     append_log,
@@ -205,7 +206,20 @@ class Registry:
             else:
                 stop.wait(interval)
 
+    def looks(self, name: str, variant: str | None = None) -> list[LookRecord]:
+        """The look ledger of ``name`` (of one challenger if ``variant``), by variant and index."""
+        return read_looks(self._engine, self.url, name, variant)
+
     # -- writes ------------------------------------------------------------------------
+
+    def record_look(self, look: LookRecord) -> LookRecord:
+        """Add a decision point to the look ledger, once; returns the row as stored.
+
+        If the ledger already holds this (experiment, variant, index), nothing is written
+        and the stored look comes back: the first writer wins, racing writers all get its
+        row. Leaves the experiment's version and the global version unchanged.
+        """
+        return record_look(self._writer, self.url, look)
 
     def create(
         self, spec: Experiment, *, by: str | None = None, reason: str = ""
