@@ -42,9 +42,9 @@ class Oracle:
     unit_bins: dict[str, dict[str, dict[int, int]]]  # quantile metric -> variant -> bin -> units
     # quantile metric -> (attribute, value) -> variant -> bin -> units
     segment_unit_bins: dict[str, dict[tuple[str, str], dict[str, dict[int, int]]]]
-    groups: int = 0  # (variant, day, segment values) of analysed units, windows closed or not
+    groups: int = 0  # (variant, day, version, segment values) of units, windows closed or not
     payloads: int = 0  # distinct (variant, version, probability, segment values) exposed
-    packed_groups: int = 0  # (payload, day) of analysed units + payloads of the others
+    packed_groups: int = 0  # (payload, day, crossed over or not) of every unit
     payload_unit_bins: dict[str, int] | None = None  # quantile metric -> (payload, bin) groups
 
 
@@ -85,7 +85,7 @@ def compute(
     first = first.set_index("unit_id")
     first["multiple"] = ex.groupby("unit_id")["variant"].nunique() > 1
     first["last_ts"] = ex.groupby("unit_id")["ts"].max()
-    analysed = first[~first["multiple"]]
+    analysed = first  # intent to treat: every unit, in the arm of its first exposure
 
     out = read_events(root, "outcomes")
     out = out[out["ts"] <= as_of][["unit_id", "metric", "ts", "value"]]
@@ -97,7 +97,12 @@ def compute(
 
     day = analysed["ts"].dt.date
     keys = pd.DataFrame(
-        {"variant": analysed["variant"], "day": day, **{s: analysed[s] for s in segs}}
+        {
+            "variant": analysed["variant"],
+            "day": day,
+            "stratum": analysed["allocation_version"].astype(int),
+            **{s: analysed[s] for s in segs},
+        }
     )
     metrics = spec.metrics.all()
     windows = [float(m.window_days) for m in metrics]
@@ -167,11 +172,13 @@ def compute(
         )
         # Only units whose window has closed at as_of count for the metric.
         frame = frame[(analysed["ts"] + w <= as_of).to_numpy()]
-        sums = frame.groupby(["variant", "day", *segs], dropna=False)[
+        sums = frame.groupby(["variant", "day", "stratum", *segs], dropna=False)[
             ["n", "y", "yy", "x", "xx", "xy", "d", "dd", "yd"]
         ].sum()
         cells[m.name] = {
-            CellKey(idx[0], idx[1], tuple(zip(spec.segments, idx[2:], strict=True))): Cell(*row)
+            CellKey(
+                idx[0], idx[1], tuple(zip(spec.segments, idx[3:], strict=True)), int(idx[2])
+            ): Cell(*row)
             for idx, row in zip(sums.index, sums.itertuples(index=False), strict=True)
         }
         if m.kind == "quantile":
@@ -231,8 +238,9 @@ def compute(
         payload_unit_bins=payload_unit_bins,
         groups=len(keys.drop_duplicates()),
         payloads=len(ex[payload].drop_duplicates()),
-        packed_groups=len(first[first["multiple"]][payload].drop_duplicates())
-        + len(analysed[payload].assign(day=day).drop_duplicates()),
+        packed_groups=len(
+            analysed[payload].assign(day=day, multiple=analysed["multiple"]).drop_duplicates()
+        ),
     )
 
 

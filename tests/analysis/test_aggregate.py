@@ -89,7 +89,7 @@ def test_health_matches_the_oracle(loaded) -> None:
     h = data.health
     assert h.exposed_units == oracle.exposed_units
     assert h.multiple_exposure_units == oracle.multiple_exposure_units
-    assert h.analysed_units == oracle.exposed_units - oracle.multiple_exposure_units
+    assert h.analysed_units == oracle.exposed_units  # intent to treat: nobody is dropped
     assert {(s.allocation_version, s.variant): (s.units, s.share) for s in h.srm} == oracle.srm
     assert (h.first_exposure, h.last_exposure) == (oracle.first_exposure, oracle.last_exposure)
     assert h.last_outcome == oracle.last_outcome
@@ -281,14 +281,15 @@ def test_health_by_hand_on_a_ramp(tmp_path: Path) -> None:
         writer.log(Outcome(unit_id="g", metric="converted", value=1, ts=t0 + 3.5 * day))
     with open_store(tmp_path) as store:
         h = load_analysis_data(store, SPEC, as_of=t0 + 4 * day).health
-    assert (h.exposed_units, h.analysed_units, h.multiple_exposure_units) == (7, 6, 1)
+    assert (h.exposed_units, h.analysed_units, h.multiple_exposure_units) == (7, 7, 1)
+    assert h.crossovers == {"v1": 1}  # g: first v1, then v2 after the ramp
     assert [(s.allocation_version, s.variant, s.units, s.share) for s in h.srm] == [
         (1, "v1", 3, 0.9), (1, "v2", 1, 0.1), (2, "v1", 2, 0.5), (2, "v2", 1, 0.5),
     ]  # fmt: skip
     assert (h.first_exposure, h.last_exposure) == (t0, t0 + 3 * day)
-    assert h.last_outcome == t0 + 3 * day  # g's outcome is not read: g crossed over
-    assert h.outcomes["converted"] == 2
-    assert h.units_in_window == 2  # e and f: first exposed after day 1, 3-day window
+    assert h.last_outcome == t0 + 3.5 * day  # g crossed over and still counts, in v1
+    assert h.outcomes["converted"] == 3
+    assert h.units_in_window == 3  # e, f and g: first exposed after day 1, 3-day window
 
 
 def test_latency_bins_and_errors_count_every_request_by_its_own_variant(tmp_path: Path) -> None:

@@ -147,7 +147,9 @@ def test_a_missing_attribute_reads_none_and_other_experiments_and_unexposed_rows
     assert units["a"]["multiple"] is False
 
 
-def test_a_unit_seen_in_two_variants_is_flagged_and_gets_no_outcomes(tmp_path: Path) -> None:
+def test_a_unit_seen_in_two_variants_is_flagged_and_keeps_its_first_arm_and_outcomes(
+    tmp_path: Path,
+) -> None:
     log(
         tmp_path,
         exposure("a", variant="v1"),
@@ -156,7 +158,8 @@ def test_a_unit_seen_in_two_variants_is_flagged_and_gets_no_outcomes(tmp_path: P
     )
     with open_store(tmp_path) as store:
         unit = values_of(store, [Metric(name="revenue", kind="mean")])["a"]
-    assert (unit["variant"], unit["multiple"], unit["y0"], unit["c0"]) == ("v1", True, 0.0, 0.0)
+    # intent to treat: dropping it would drop the champion's returning users only
+    assert (unit["variant"], unit["multiple"], unit["y0"], unit["c0"]) == ("v1", True, 5.0, 1.0)
 
 
 # -- windows ---------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+from statsmodels.stats.proportion import confint_proportions_2indep
+from statsmodels.stats.proportion import test_proportions_2indep as wald_test_2indep
 
 from champion.analysis.aggregates import LatencyHistogram, MetricAggregates
 from champion.analysis.readout import build_report
@@ -22,7 +23,15 @@ from champion.stats.always_valid import confidence_sequence
 from champion.stats.bayes import chance_to_beat
 from champion.stats.quantile import quantile_difference
 from champion.stats.sequential import sequential_boundaries, sequential_inflation
-from tests.analysis._sim import EDGES, Sim, analysis_data, days_between, histogram, spec
+from tests.analysis._sim import (
+    EDGES,
+    Sim,
+    analysis_data,
+    days_between,
+    health,
+    histogram,
+    spec,
+)
 
 CHAMPION, CHALLENGER = "v1_3", "v2_0"
 
@@ -52,8 +61,9 @@ def test_proportion_metric_matches_statsmodels_z_test_and_wald_interval(lifted):
     test = result(report, "fraud_caught").comparison.test
     assert test.control == pytest.approx(c.mean(), rel=1e-12)
     assert test.treatment == pytest.approx(t.mean(), rel=1e-12)
-    _, p = proportions_ztest([t.sum(), c.sum()], [t.size, c.size])
-    assert test.p_value == pytest.approx(p, rel=1e-9)
+    # unpooled Wald z: the variance the planner sizes with is the one the test uses
+    wald = wald_test_2indep(t.sum(), t.size, c.sum(), c.size, method="wald")
+    assert test.p_value == pytest.approx(wald.pvalue, rel=1e-9)
     lo, hi = confint_proportions_2indep(t.sum(), t.size, c.sum(), c.size, method="wald")
     assert test.diff_ci == pytest.approx((lo, hi), rel=1e-9)
 
@@ -141,52 +151,83 @@ def test_power_is_that_of_the_design_mde_at_the_observed_sample():
     assert power.relative
 
 
-def test_more_units_and_days_reach_the_design_power_at_the_observed_daily_rate():
+def _max_information(looks: int = 1) -> float:
+    """The design's (0.15 -> 0.165, 50/50) planned information, 1 / Var at the planned n."""
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    v_c, v_t = 0.15 * 0.85, 0.165 * 0.835
+    fixed = z**2 * (v_c + v_t) / 0.015**2  # unpooled (Chow, Shao & Wang, §4.2)
+    n = math.ceil(fixed * sequential_inflation(looks) - 1e-7) if looks > 1 else fixed
+    n = math.ceil(n - 1e-7)
+    return 1 / (v_c / n + v_t / n)
+
+
+def _information(c: pd.Series, t: pd.Series) -> float:
+    return 1 / (c.mean() * (1 - c.mean()) / c.size + t.mean() * (1 - t.mean()) / t.size)
+
+
+def test_more_units_and_days_reach_the_design_information_at_the_exposure_rate():
     sim = Sim(seed=14, n=6000)
     units = sim.units()
     report = build_report(analysis_data(sim, units), spec(looks=1))
     c, t = arms(units, "fraud_caught")
-    p1, ratio = c.mean(), t.size / c.size
-    p2 = p1 * 1.10
-    # Unpooled sample size (Chow, Shao & Wang, "Sample Size Calculations in Clinical
-    # Research", §4.2): n_c = (z_{1-a/2} + z_{1-b})² (p1 q1 + p2 q2 / r) / d².
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
-    exact = z**2 * (p1 * (1 - p1) + p2 * (1 - p2) / ratio) / (p2 - p1) ** 2
-    n_c, n_t = math.ceil(exact - 1e-7), math.ceil(exact * ratio - 1e-7)  # each rounded up
+    fraction = _information(c, t) / _max_information()
+    grow = 1 / fraction - 1
     power = result(report, "fraud_caught").power
-    assert (power.needed_control, power.needed_treatment) == (n_c, n_t)
-    assert power.more_units == math.ceil((n_c - c.size) + (n_t - t.size))
+    assert result(report, "fraud_caught").look.information_fraction == pytest.approx(fraction)
+    assert power.more_units == math.ceil((c.size + t.size) * grow - 1e-9)
     days = days_between(units)
-    expected_days = max((n_c - c.size) / (c.size / days), (n_t - t.size) / (t.size / days))
-    assert power.more_days == math.ceil(expected_days)
+    assert power.daily_control == pytest.approx(c.size / days)
+    assert power.more_days == math.ceil(max(c.size * grow / (c.size / days), grow * days) - 1e-9)
 
 
-def test_sequential_status_at_the_last_look_reached():
+def test_the_daily_rate_counts_units_whose_window_is_still_open():
+    """600 units per arm per day for 14 days, 7-day window: only the first 7 days count in
+    the metric, but units arrive at 1,200 a day, not 600."""
+    sim = Sim(seed=19, n=16_800, days=14)
+    units = sim.units()
+    first_day = min(units["day"])
+    closed = units[[(d - first_day).days < 7 for d in units["day"]]]
+    data = analysis_data(sim, closed)
+    data = replace(data, health=health(units, sim.shares, units_in_window=len(units) - len(closed)))
+    report = build_report(data, spec(looks=1))
+    power = result(report, "fraud_caught").power
+    c_all, t_all = arms(units, "fraud_caught")
+    days = days_between(units)
+    assert power.daily_control == pytest.approx(c_all.size / days)
+    assert power.daily_treatment == pytest.approx(t_all.size / days)
+    assert power.daily_control + power.daily_treatment == pytest.approx(1200, rel=0.05)
+
+
+def test_a_sequential_read_out_without_a_ledger_is_its_first_look_at_the_observed_fraction():
     sim = Sim(seed=15, n=12_400, fraud_lift=0.12)
     units = sim.units()
     report = build_report(analysis_data(sim, units), spec(looks=5))
     c, t = arms(units, "fraud_caught")
-    seq = result(report, "fraud_caught").sequential
-    # Planned per arm: the unpooled fixed sample for 0.15 -> 0.165, times the inflation of a
-    # 5-look O'Brien-Fleming-type design.
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
-    fixed = math.ceil(z**2 * (0.15 * 0.85 + 0.165 * 0.835) / 0.015**2 - 1e-7)
-    assert seq.planned_control == math.ceil(fixed * sequential_inflation(5) - 1e-7)
-    information = (2 / seq.planned_control) / (1 / c.size + 1 / t.size)
-    assert seq.information_fraction == pytest.approx(information, rel=1e-12)
-    assert seq.look == math.floor(information * 5) == 3
-    boundaries = sequential_boundaries([0.2, 0.4, 0.6, 0.8, 1.0])
-    assert seq.boundary == pytest.approx(boundaries[2], rel=1e-12)
-    assert seq.crossed == (abs(seq.z) >= boundaries[2])
-    assert result(report, "fraud_caught").significant == seq.crossed
+    look = result(report, "fraud_caught").look
+    fraction = _information(c, t) / _max_information(5)
+    assert look.max_information == pytest.approx(_max_information(5), rel=1e-12)
+    assert look.information_fraction == pytest.approx(fraction, rel=1e-9)
+    assert 0.2 < fraction < 1
+    assert look.decision_point
+    assert look.index == 1
+    # Lan-DeMets at the fraction actually observed, not at the planned 0.2, 0.4, ...
+    assert look.boundary == pytest.approx(sequential_boundaries([fraction])[0], rel=1e-9)
+    assert look.crossed == (abs(look.statistic) >= look.boundary)
+    assert result(report, "fraud_caught").significant == look.crossed
+    (record,) = report.new_looks
+    assert (record.index, record.final) == (1, False)
+    assert record.information_fraction == pytest.approx(fraction, rel=1e-9)
 
 
 def test_before_the_first_look_nothing_is_significant():
     sim = Sim(seed=16, n=2000, fraud_lift=0.5)
     report = build_report(analysis_data(sim), spec(looks=5))
     r = result(report, "fraud_caught")
-    assert r.sequential.look == 0
+    assert r.look.index == 0
+    assert not r.look.decision_point
+    assert r.look.information_fraction < 0.2
     assert not r.significant
+    assert not report.new_looks
     assert r.comparison.test.p_value < 0.05  # a fixed-horizon test would have called it
 
 
@@ -221,7 +262,7 @@ def test_cumulative_series_carries_the_boundary_of_the_look_reached_each_day():
     sim = Sim(seed=17, n=20_000, days=10)
     report = build_report(analysis_data(sim), spec(looks=5))
     r = result(report, "fraud_caught")
-    bounds = r.sequential.boundaries
+    bounds = r.look.planned_boundaries
     for p in r.cumulative:
         look = math.floor(p.information_fraction * 5 + 1e-9)
         assert p.look == min(look, 5)
@@ -241,7 +282,8 @@ def test_a_segment_moving_against_the_aggregate_is_flagged_after_holm():
     for s in rows:
         seg = units[units["device"] == s.value]
         c, t = arms(seg, "fraud_caught")
-        raw.append(proportions_ztest([t.sum(), c.sum()], [t.size, c.size])[1])
+        wald = wald_test_2indep(t.sum(), t.size, c.sum(), c.size, method="wald")
+        raw.append(wald.pvalue)
         assert s.comparison.test.p_value == pytest.approx(raw[-1], rel=1e-9)
     adjusted = multipletests(raw, method="holm")[1]
     assert [s.p_value_adjusted for s in rows] == pytest.approx(adjusted, rel=1e-12)

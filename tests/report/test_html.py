@@ -39,7 +39,7 @@ def test_the_cumulative_chart_has_a_ci_band_and_the_sequential_boundaries(page):
     chart = page[page.index('id="cumulative-fraud_caught"') :]
     chart = chart[: chart.index("</script>")]
     assert "tonexty" in chart
-    assert "sequential boundary" in chart
+    assert "decision boundary" in chart
     assert "always-valid interval" in chart
 
 

@@ -31,7 +31,7 @@ def test_health_names_each_check(text):
 def test_metrics_show_every_metric_with_its_numbers(text):
     for metric in ("fraud_caught *", "false_positive", "review_minutes"):
         assert metric in text
-    assert "sequential (fraud_caught, v2_0): information" in text
+    assert "design (fraud_caught, v2_0, 5 looks):" in text
     assert " pp [" in text  # proportions' differences in percentage points with their CI
 
 

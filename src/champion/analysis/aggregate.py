@@ -144,23 +144,20 @@ def _cells_query(
     opened_after: datetime,
     moment: datetime,
 ) -> ir.Table:
-    """One GROUP BY at the finest grain; units exposed to several variants fold into one
-    row per (allocation version, variant), since only SRM and health count them. Each
-    metric sums only units whose window has closed (``n{i}`` counts them). Packed units
-    group by their payload hash instead of its fields (see :func:`_decoded`)."""
+    """One GROUP BY at the finest grain: first-exposure payload (variant, allocation
+    version, segment values) x day. Units that later saw another variant stay in their
+    first arm (intent to treat); ``multiple`` keeps them countable. Each metric sums only
+    units whose window has closed (``n{i}`` counts them). Packed units group by their
+    payload hash instead of its fields (see :func:`_decoded`)."""
     t = per_unit
-    several = t.multiple
-    keys: dict[str, ir.Value] = {
-        "multiple": several,
-        "day": several.ifelse(ibis.null("date"), t.first_ts.date()),
-    }
+    keys: dict[str, ir.Value] = {"multiple": t.multiple, "day": t.first_ts.date()}
     sums: dict[str, ir.Value] = {"n": t.count()}
     if "payload" in t.columns:
         keys["payload"] = t.payload
     else:
         keys |= {"variant": t.variant, "allocation_version": t.allocation_version}
         for i in range(segments):
-            keys[f"s{i}"] = several.ifelse(ibis.null("string"), t[f"s{i}"])
+            keys[f"s{i}"] = t[f"s{i}"]
         sums["probability"] = t.probability.cast("float64").sum()
     sums |= {
         "last_outcome": t.last_outcome.max(),
@@ -218,8 +215,7 @@ def _decoded(
     rows: list[dict[str, Any]], decode: packed.Dictionary | None, segments: int = 0
 ) -> list[dict[str, Any]]:
     """Rows keyed by a payload hash, with the payload's values in its place: the portable
-    plan's rows (cells: probabilities summed, folded units without day and segment values;
-    histogram bins: variant and segment values)."""
+    plan's rows (cells: probabilities summed; histogram bins: variant and segment values)."""
     if decode is None:
         return rows
     out = []
@@ -228,7 +224,7 @@ def _decoded(
         row["variant"] = fields["variant"]
         cell = "n" in row
         for i in range(segments):
-            row[f"s{i}"] = None if cell and row["multiple"] else fields[f"s{i}"]
+            row[f"s{i}"] = fields[f"s{i}"]
         if cell:
             row["allocation_version"] = fields["allocation_version"]
             probability = fields["probability"]
@@ -252,8 +248,8 @@ def _serving_query(exposed: ir.Table) -> ir.Table:
 def _unit_histogram_query(
     per_unit: ir.Table, plan: MetricPlan, segments: int, moment: datetime
 ) -> ir.Table:
-    """Units (windows closed) per value bin, by variant and segment values (or payload)."""
-    t = per_unit.filter(~per_unit.multiple & _closed(per_unit, plan, moment))
+    """Units (windows closed) per value bin, by first arm and segment values (or payload)."""
+    t = per_unit.filter(_closed(per_unit, plan, moment))
     keys = ["variant", *(f"s{i}" for i in range(segments))]
     if "payload" in t.columns:
         keys = ["payload"]
@@ -277,10 +273,11 @@ def _metric_aggregates(
 ) -> dict[str, MetricAggregates]:
     cells: list[dict[CellKey, Cell]] = [defaultdict(Cell) for _ in plans]
     for row in rows:
-        if row["multiple"]:
-            continue
         key = CellKey(
-            row["variant"], row["day"], tuple((a, row[f"s{i}"]) for i, a in enumerate(segments))
+            row["variant"],
+            row["day"],
+            tuple((a, row[f"s{i}"]) for i, a in enumerate(segments)),
+            int(row["allocation_version"]),
         )
         for p in plans:
             i = p.index
@@ -326,11 +323,16 @@ def _health(
         counts = srm[(int(r["allocation_version"]), r["variant"])]
         counts[0] += int(r["n"])
         counts[1] += _f(r["probability"])
-    analysed = [r for r in rows if not r["multiple"]]
+    crossovers: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r["multiple"]:
+            crossovers[r["variant"]] += int(r["n"])
+    analysed = rows
     return Health(
         exposed_units=exposed,
-        analysed_units=exposed - several,
+        analysed_units=exposed,
         multiple_exposure_units=several,
+        crossovers=dict(sorted(crossovers.items())),
         srm=tuple(
             SrmCount(version, variant, int(n), total / n if n else math.nan)
             for (version, variant), (n, total) in sorted(srm.items())

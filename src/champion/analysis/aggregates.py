@@ -67,12 +67,14 @@ class CellKey:
     """Where a cell sits: ``segments`` holds (attribute, value) pairs of the unit's first exposure.
 
     The finest grain has every declared segment attribute; an empty tuple is everyone.
-    ``day`` is the UTC date of the unit's first exposure.
+    ``day`` is the UTC date of the unit's first exposure; ``stratum`` the allocation version
+    it was first exposed under (arms are compared within a stratum, then combined).
     """
 
     variant: str
     day: date
     segments: tuple[tuple[str, str], ...] = ()
+    stratum: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,19 @@ class MetricAggregates:
         """variant -> cell over every unit."""
         return self._sum(self.cells)
 
+    def strata(self) -> dict[int, dict[str, Cell]]:
+        """allocation version -> variant -> cell over the units first exposed under it."""
+        out: dict[int, dict[str, Cell]] = {}
+        for key, cell in self.cells:
+            arms = out.setdefault(key.stratum, {})
+            arms[key.variant] = arms.get(key.variant, Cell()) + cell
+        return dict(sorted(out.items()))
+
+    def by_segment_strata(self, attribute: str, value: str) -> dict[int, dict[str, Cell]]:
+        """:meth:`strata` over the units whose first exposure had ``attribute == value``."""
+        keep = [(k, c) for k, c in self.cells if (attribute, value) in k.segments]
+        return MetricAggregates(self.metric, self.kind, tuple(keep)).strata()
+
     def segment_values(self, attribute: str) -> list[str]:
         return sorted({v for key, _ in self.cells for a, v in key.segments if a == attribute})
 
@@ -114,16 +129,17 @@ class MetricAggregates:
     def days(self) -> list[date]:
         return sorted({key.day for key, _ in self.cells})
 
-    def cumulative(self) -> Iterator[tuple[date, dict[str, Cell]]]:
-        """(day, variant -> cell over units first exposed up to that day), day by day."""
-        running: dict[str, Cell] = {}
+    def cumulative(self) -> Iterator[tuple[date, dict[int, dict[str, Cell]]]]:
+        """(day, stratum -> variant -> cell over units first exposed up to that day)."""
+        running: dict[int, dict[str, Cell]] = {}
         by_day: dict[date, list[tuple[CellKey, Cell]]] = {}
         for key, cell in self.cells:
             by_day.setdefault(key.day, []).append((key, cell))
         for day in sorted(by_day):
-            for variant, cell in self._sum(by_day[day]).items():
-                running[variant] = running.get(variant, Cell()) + cell
-            yield day, dict(running)
+            for key, cell in by_day[day]:
+                arms = running.setdefault(key.stratum, {})
+                arms[key.variant] = arms.get(key.variant, Cell()) + cell
+            yield day, {s: dict(arms) for s, arms in sorted(running.items())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +175,12 @@ class SrmCount:
 
 @dataclass(frozen=True, slots=True)
 class Health:
+    """Counts behind the health checks. Every exposed unit is analysed in the arm of its
+    first exposure (intent to treat); ``crossovers`` counts, per that arm, the units that
+    later saw another variant too (``multiple_exposure_units`` is their total)."""
+
     exposed_units: int  # distinct units with at least one counted exposure
-    analysed_units: int  # after excluding units exposed to several variants
+    analysed_units: int  # units in the metrics: every exposed unit (intent to treat)
     multiple_exposure_units: int
     srm: tuple[SrmCount, ...]
     first_exposure: datetime | None
@@ -169,6 +189,7 @@ class Health:
     outcomes: dict[str, int]  # outcome rows attributed, per metric
     units_in_window: int  # analysed units whose primary metric's window is still open
     as_of: datetime
+    crossovers: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 The rules (docs/analysis.md, "Data"): a unit's first counted exposure (earliest ``ts``,
 ties broken by ``request_id``) fixes its variant, day and segment values; a unit exposed to
-two variants is kept aside; its outcomes count inside each metric's window after that first
-exposure, and its covariate comes from the lookback period before it.
+two variants stays in that first arm (intent to treat) and is counted as a crossover; its
+outcomes count inside each metric's window after that first exposure, and its covariate
+comes from the lookback period before it.
 
 Everything here builds expressions and runs nothing, so the same code compiles to DuckDB,
 PostgreSQL, Spark or any Ibis engine. Names from a spec (experiment, metrics, segment
@@ -242,11 +243,11 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
     """Per unit: its first exposure's columns and, per metric ``i``, ``y<i>`` (``x<i>``,
     ``d<i>``) and ``c<i>`` (outcome rows counted), plus ``last_outcome``.
 
-    Units exposed to several variants get no outcomes (zeros). Only ``unit_id`` and the
-    window bounds meet the outcomes: the join and the per-unit sums stay narrow whatever
-    the first exposure carries, and the sums are joined back to the units at the end. The
-    join keeps only outcomes between the earliest lookback and the latest window end, so
-    each outcome row is read once for every metric.
+    Units exposed to several variants keep their outcomes (intent to treat). Only
+    ``unit_id`` and the window bounds meet the outcomes: the join and the per-unit sums
+    stay narrow whatever the first exposure carries, and the sums are joined back to the
+    units at the end. The join keeps only outcomes between the earliest lookback and the
+    latest window end, so each outcome row is read once for every metric.
     """
     ends = {w: f"end{k}" for k, w in enumerate(sorted({p.window_days for p in plans}))}
     starts = {b: f"start{k}" for k, b in enumerate(sorted({p.lookback_days for p in plans if p.x}))}
@@ -255,12 +256,7 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
         bounds[name] = units.first_ts + _interval(days)
     for days, name in starts.items():
         bounds[name] = units.first_ts - _interval(days)
-    single = units.filter(~units.multiple)
-    u = single.select(
-        unit_key=single.unit_id,
-        start_ts=single.first_ts,
-        **bounds,
-    )
+    u = units.select(unit_key=units.unit_id, start_ts=units.first_ts, **bounds)
     low = u[starts[max(starts)]] if starts else u.start_ts
     high = u[ends[max(ends)]] if ends else u.start_ts
     joined = u.join(rows, [u.unit_key == rows.unit_id, rows.ts >= low, rows.ts < high])

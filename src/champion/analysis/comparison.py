@@ -17,8 +17,16 @@ from champion.stats.frequentist import proportion_test, welch_test
 from champion.stats.quantile import histogram_quantile, quantile_difference
 from champion.stats.ratio import ratio_test, ratio_variance
 from champion.stats.results import Status, TestResult
+from champion.stats.stratified import StratumEstimate, combine_strata
 
-__all__ = ["NO_OUTCOMES", "Comparison", "compare_cells", "compare_histograms"]
+__all__ = [
+    "NO_OUTCOMES",
+    "Comparison",
+    "Stratum",
+    "compare_cells",
+    "compare_histograms",
+    "compare_strata",
+]
 
 NO_OUTCOMES = "no_outcomes"  # a metric status beside the stats Status values
 _NAN = float("nan")
@@ -26,12 +34,29 @@ _NAN_PAIR = (_NAN, _NAN)
 
 
 @dataclass(frozen=True, slots=True)
+class Stratum:
+    """One allocation version's part of a stratified comparison."""
+
+    version: int
+    n_control: float
+    n_treatment: float
+    control: float
+    treatment: float
+    diff: float
+    se: float
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """A challenger (treatment) against the champion (control) on one metric.
 
     ``test`` is the reported test: CUPED when the metric has a covariate, with the plain test
-    in ``unadjusted``. ``se`` is the standard error of ``test.diff``. ``bayes`` compares the
-    same estimates (Beta-binomial for plain proportions, a normal model otherwise).
+    in ``unadjusted``. ``se`` is the standard error of ``test.diff``; ``var_control`` and
+    ``var_treatment`` are the variances of each arm's estimated level (their sum is
+    ``se²``). ``bayes`` compares the same estimates (Beta-binomial for plain proportions,
+    a normal model otherwise). ``strata`` holds the per-allocation-version comparisons
+    when the arms were compared within several versions and combined (empty otherwise).
     """
 
     metric: str
@@ -45,6 +70,9 @@ class Comparison:
     variance_reduction: float | None = None
     bayes: BayesResult | None = None
     status: str = Status.OK.value
+    var_control: float = _NAN
+    var_treatment: float = _NAN
+    strata: tuple[Stratum, ...] = ()
 
     @property
     def sign(self) -> float:
@@ -53,13 +81,24 @@ class Comparison:
 
     @property
     def improvement(self) -> float:
-        """Relative lift in the metric's good direction: > 0 means the challenger is better."""
-        return self.sign * self.test.rel_lift
+        """Relative change in the metric's good direction, ``sign · diff / |control|``:
+        > 0 means the challenger is better, whatever the sign of the champion's value."""
+        control = self.test.control
+        if control == 0 or math.isnan(control):
+            return _NAN
+        return self.sign * self.test.diff / abs(control)
 
     @property
     def improvement_ci(self) -> tuple[float, float]:
         lo, hi = self.test.rel_lift_ci
+        if self.test.control < 0:  # rel_lift = diff / control: flip to diff / |control|
+            lo, hi = -hi, -lo
         return (lo, hi) if self.sign > 0 else (-hi, -lo)
+
+    @property
+    def better(self) -> float:
+        """The difference in the metric's good direction (> 0: the challenger is better)."""
+        return self.sign * self.test.diff
 
     @property
     def chance_to_beat(self) -> float:
@@ -117,10 +156,6 @@ def _welch(stats_c, stats_t, alpha: float, alternative: str) -> TestResult:
     )
 
 
-def _se(var_c: float, n_c: float, var_t: float, n_t: float) -> float:
-    return math.sqrt(var_c / n_c + var_t / n_t) if n_c > 0 and n_t > 0 else _NAN
-
-
 def compare_cells(
     metric: str,
     kind: str,
@@ -155,7 +190,6 @@ def compare_cells(
         r_c, r_t = control.ratio(), treatment.ratio()
         test = ratio_test(r_c, r_t, alpha=alpha, alternative=alternative)
         v_c, v_t = ratio_variance(r_c), ratio_variance(r_t)
-        se = math.sqrt(v_c + v_t) if not math.isnan(v_c + v_t) else _NAN
         post = (test.control, v_c * n_c, test.treatment, v_t * n_t)
     elif covariate:
         result = cuped(
@@ -164,19 +198,27 @@ def compare_cells(
         test, unadjusted, reduction = result.test, result.unadjusted, result.variance_reduction
         m_c, m_t = control.mean(), treatment.mean()
         keep = 1.0 - reduction if not math.isnan(reduction) else 1.0
-        se = _se(m_c.variance * keep, n_c, m_t.variance * keep, n_t)
+        v_c, v_t = m_c.variance * keep / n_c, m_t.variance * keep / n_t
         post = (test.control, m_c.variance * keep, test.treatment, m_t.variance * keep)
     elif kind == "proportion":
         p_c, p_t = control.proportion(), treatment.proportion()
+        # unpooled: the variance the planner sizes with is the variance the test uses
         test = proportion_test(
-            p_c.successes, n_c, p_t.successes, n_t, alpha=alpha, alternative=alternative
+            p_c.successes,
+            n_c,
+            p_t.successes,
+            n_t,
+            alpha=alpha,
+            alternative=alternative,
+            pooled=False,
         )
-        se = _se(p_c.rate * (1 - p_c.rate), n_c, p_t.rate * (1 - p_t.rate), n_t)
+        v_c, v_t = p_c.rate * (1 - p_c.rate) / n_c, p_t.rate * (1 - p_t.rate) / n_t
     else:
         m_c, m_t = control.mean(), treatment.mean()
         test = _welch(m_c, m_t, alpha, alternative)
-        se = _se(m_c.variance, n_c, m_t.variance, n_t) if min(n_c, n_t) >= 2 else _NAN
+        v_c, v_t = m_c.variance / n_c, m_t.variance / n_t
         post = (m_c.mean, m_c.variance, m_t.mean, m_t.variance)
+    se = math.sqrt(v_c + v_t) if not math.isnan(v_c + v_t) else _NAN
     result_bayes = None
     if bayes:
         result_bayes = _bayes(kind, covariate, control, treatment, post, alpha)
@@ -192,7 +234,129 @@ def compare_cells(
         reduction,
         result_bayes,
         test.status.value,
+        var_control=v_c,
+        var_treatment=v_t,
     )
+
+
+def _least_units(kind: str) -> float:
+    return 1.0 if kind == "proportion" else 2.0  # a variance needs two units
+
+
+def compare_strata(
+    metric: str,
+    kind: str,
+    direction: str,
+    strata: dict[int, dict[str, Cell]],
+    champion: str,
+    challenger: str,
+    *,
+    covariate: bool = False,
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    bayes: bool = True,
+) -> Comparison:
+    """Compare within each allocation version, then combine (``champion.stats.stratified``).
+
+    A version where either arm has too few units for the method is left out (it cannot
+    compare the arms at one time: e.g. a 100% champion stage before the start). With one
+    usable version this is :func:`compare_cells` on it; with none, on the pooled cells (so
+    the status says what is missing).
+    """
+    least = _least_units(kind)
+    usable = {
+        v: arms
+        for v, arms in strata.items()
+        if arms.get(champion, Cell()).n >= least and arms.get(challenger, Cell()).n >= least
+    }
+    options = {"covariate": covariate, "alpha": alpha, "alternative": alternative}
+    if len(usable) <= 1:
+        if usable:
+            arms = next(iter(usable.values()))
+            c, t = arms[champion], arms[challenger]
+        else:
+            c = _pooled(strata, champion)
+            t = _pooled(strata, challenger)
+        return compare_cells(metric, kind, direction, c, t, bayes=bayes, **options)
+    parts = {
+        v: compare_cells(
+            metric, kind, direction, arms[champion], arms[challenger], bayes=False, **options
+        )
+        for v, arms in usable.items()
+    }
+    estimates = [
+        StratumEstimate(
+            c.n_control,
+            c.n_treatment,
+            c.test.control,
+            c.test.treatment,
+            c.var_control,
+            c.var_treatment,
+        )
+        for c in parts.values()
+    ]
+    combined = combine_strata(
+        estimates, alpha=alpha, alternative=alternative, method=f"stratified {_method(parts)}"
+    )
+    n_c = sum(c.n_control for c in parts.values())
+    n_t = sum(c.n_treatment for c in parts.values())
+    test = combined.test
+    result_bayes = None
+    if bayes and test.status == Status.OK:
+        result_bayes = chance_to_beat_mean(
+            test.control,
+            combined.var_control * n_c,
+            n_c,
+            test.treatment,
+            combined.var_treatment * n_t,
+            n_t,
+            alpha=alpha,
+        )
+    reductions = [c.variance_reduction for c in parts.values() if c.variance_reduction is not None]
+    return Comparison(
+        metric,
+        kind,
+        direction,
+        n_c,
+        n_t,
+        test,
+        combined.se,
+        bayes=result_bayes,
+        variance_reduction=_weighted(reductions, combined.weights) if reductions else None,
+        status=test.status.value,
+        var_control=combined.var_control,
+        var_treatment=combined.var_treatment,
+        strata=tuple(
+            Stratum(
+                v,
+                c.n_control,
+                c.n_treatment,
+                c.test.control,
+                c.test.treatment,
+                c.test.diff,
+                c.se,
+                w,
+            )
+            for (v, c), w in zip(parts.items(), combined.weights, strict=True)
+        ),
+    )
+
+
+def _pooled(strata: dict[int, dict[str, Cell]], variant: str) -> Cell:
+    total = Cell()
+    for arms in strata.values():
+        total = total + arms.get(variant, Cell())
+    return total
+
+
+def _method(parts: dict[int, Comparison]) -> str:
+    return next(iter(parts.values())).test.method
+
+
+def _weighted(values: list[float], weights: tuple[float, ...]) -> float:
+    if len(values) != len(weights):
+        return _NAN
+    return sum(v * w for v, w in zip(values, weights, strict=True))
 
 
 def _bayes(
@@ -258,4 +422,6 @@ def compare_histograms(
         se,
         bayes=result_bayes,
         status=test.status.value,
+        var_control=est_c.se**2,
+        var_treatment=est_t.se**2,
     )

@@ -1,8 +1,9 @@
 """The effect day by day, over the units first exposed so far: novelty shows as a fading lift.
 
-Each point is the comparison over all units first exposed up to that day (cells add), with
-its fixed-horizon CI, the always-valid confidence sequence (which may be read every day) and,
-for the primary metric of a group-sequential design, the boundary of the look reached that
+Each point is the comparison over all units first exposed up to that day (cells add; arms
+compared within allocation versions, as overall), with its fixed-horizon CI, the
+always-valid confidence sequence (which may be read every day) and, for the primary metric
+of a design, the information fraction and the planned boundary of the look reached that
 day, turned into the difference it would take to cross it (``boundary · se``).
 """
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from champion.analysis.aggregates import MetricAggregates
-from champion.analysis.comparison import compare_cells
-from champion.analysis.progress import Sequential, always_valid_interval, information_fraction
+from champion.analysis.comparison import compare_strata
+from champion.analysis.looks import Look
+from champion.analysis.progress import always_valid_interval
 from champion.spec.models import Metric
 
 __all__ = ["CumulativePoint", "cumulative_series"]
@@ -38,11 +40,12 @@ class CumulativePoint:
     boundary_diff: tuple[float, float] = (_NAN, _NAN)  # the difference that crosses (low, high)
 
 
-def _boundary(seq: Sequential, t: float, se: float) -> tuple[int, tuple[float, float]]:
+def _boundary(seq: Look, t: float, se: float) -> tuple[int, tuple[float, float]]:
+    """The planned look reached at fraction ``t`` and the difference its boundary needs."""
     look = min(seq.looks, math.floor(t * seq.looks + 1e-9))
     if look == 0 or math.isnan(se):
         return look, (_NAN, _NAN)
-    b = seq.boundaries[look - 1]
+    b = abs(seq.planned_boundaries[look - 1])
     if seq.alternative == "two-sided":
         return look, (-b * se, b * se)
     if seq.alternative == "larger":
@@ -58,31 +61,29 @@ def cumulative_series(
     *,
     alpha: float,
     alternative: str = "two-sided",
-    sequential: Sequential | None = None,
+    sequential: Look | None = None,
 ) -> list[CumulativePoint]:
     """One point per day with units of both arms; days before either arm has units are skipped."""
     covariate = metric.covariate is not None and metric.kind != "ratio"
     out = []
-    for day, cells in aggregates.cumulative():
-        control, treatment = cells.get(champion), cells.get(variant)
-        if control is None or treatment is None or control.n < 2 or treatment.n < 2:
-            continue
-        c = compare_cells(
+    for day, strata in aggregates.cumulative():
+        c = compare_strata(
             metric.name,
             metric.kind,
             metric.direction,
-            control,
-            treatment,
+            strata,
+            champion,
+            variant,
             covariate=covariate,
             alpha=alpha,
             alternative=alternative,
             bayes=False,
         )
+        if not c.ok or min(c.n_control, c.n_treatment) < 2:
+            continue
         t, look, crossing = _NAN, 0, (_NAN, _NAN)
-        if sequential is not None:
-            t = information_fraction(
-                c.n_control, c.n_treatment, sequential.planned_control, sequential.planned_treatment
-            )
+        if sequential is not None and c.se > 0:
+            t = 1.0 / (c.se**2 * sequential.max_information)
             look, crossing = _boundary(sequential, t, c.se)
         out.append(
             CumulativePoint(

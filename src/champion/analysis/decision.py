@@ -3,18 +3,25 @@
 Per challenger, the first rule that applies wins:
 
 1. ``rollback``: a guardrail failed (crossed with evidence), or the primary metric is
-   significantly worse (in its direction; a sequential design also rolls back when the
-   always-valid interval excludes zero on the worse side).
+   significantly worse in its direction (now, or at an earlier decision point).
 2. ``keep``: a sample-ratio mismatch: the results are untrustworthy; fix the assignment.
-3. ``extend``: the primary metric has no usable test yet (no outcomes, an empty arm).
-4. Significant improvement of the primary metric (after correction across challengers, or
-   a crossed Lan-DeMets boundary for a design with several looks):
+3. A verdict reached at an earlier decision point (the look ledger) stands: a decision is
+   made once (a rollout still waits for guardrails that are not clear).
+4. ``extend``: the primary metric has no usable test yet (no outcomes, an empty arm).
+5. Significant improvement of the primary metric: at a decision point, the statistic
+   crosses its Lan-DeMets boundary (``champion.analysis.looks``); between decision points,
+   the always-valid interval excludes 0 (fixed-horizon designs, and designs without a
+   design block):
    a guardrail that warns or is inconclusive -> ``extend`` (never roll out past it);
    relative lift > ``full_rollout_lift`` -> ``rollout_full``;
    >= ``gradual_rollout_lift`` -> ``rollout_gradual``; below -> ``keep`` (too small to pay).
-5. Not significant: ``extend`` while the sample the design needs (at the observed variance)
-   is within reach (the total duration stays within ``max_duration_days``, four weeks by
-   default), else ``keep``: an effect the size of the MDE would have shown.
+6. Not significant at the final look -> ``keep``, never ``extend``. Before it: ``extend``
+   while the rest of the planned information is within reach (the total duration stays
+   within ``max_duration_days``, four weeks by default), else ``keep``: an effect the size
+   of the MDE would have shown.
+
+Better and worse are ``sign x diff`` (sign +1 when higher is better), and the relative
+improvement is ``sign x diff / |champion|``, so a negative metric is judged the right way.
 
 Across challengers: any ``rollback`` rolls back; otherwise the best rollout (full before
 gradual, then the larger lift); otherwise ``extend`` if any challenger extends; else ``keep``.
@@ -25,10 +32,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from champion.spec.models import DecisionRules
 
-__all__ = ["DECISIONS", "Decision", "Evidence", "decide", "decide_one"]
+__all__ = ["DECISIONS", "Decision", "Evidence", "decide", "decide_one", "primary_verdict"]
 
 DECISIONS = ("rollout_full", "rollout_gradual", "keep", "extend", "rollback")
 _RANK = {"rollback": 0, "rollout_full": 1, "rollout_gradual": 2, "extend": 3, "keep": 4}
@@ -58,6 +66,10 @@ class Evidence:
     blocking_guardrails: tuple[str, ...] = ()
     how: str = ""  # how significance was judged, e.g. "boundary 2.68 at look 3 of 5"
     usable_note: str = ""
+    final: bool = False  # this read-out is the design's final look
+    verdict: str | None = None  # the primary's verdict at an earlier decision point
+    decided_at: datetime | None = None
+    next_fraction: float = math.nan  # information fraction of the next decision point
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,50 +111,97 @@ def _remaining(e: Evidence) -> str:
     return f"{e.more_units:,} more units{days} reach the design's power"
 
 
+def _rollout(e: Evidence, rules: DecisionRules, done: str = "") -> tuple[str, tuple[str, ...]]:
+    """Significantly better: which rollout the lift earns (``done`` says when it was decided)."""
+    verdict = primary_verdict(e, rules)
+    if verdict != "keep" and e.blocking_guardrails:
+        return "extend", (
+            f"{e.variant} improves {_lift(e)}{done}, but a guardrail is not yet clear",
+            *(f"guardrail: {g}" for g in e.blocking_guardrails),
+        )
+    if verdict == "rollout_full":
+        why = f"above the full-rollout threshold {rules.full_rollout_lift:.0%}"
+    elif verdict == "rollout_gradual":
+        why = (
+            f"between the gradual ({rules.gradual_rollout_lift:.0%}) and full "
+            f"({rules.full_rollout_lift:.0%}) rollout thresholds"
+        )
+    else:
+        why = (
+            f"significant but below the {rules.gradual_rollout_lift:.0%} gradual-rollout "
+            "threshold: not worth a change"
+        )
+    return verdict, (f"{e.variant} improves {_lift(e)}{done}: {why}",)
+
+
+def primary_verdict(e: Evidence, rules: DecisionRules) -> str:
+    """What the primary metric alone says (no guardrails, no SRM): the look ledger keeps it.
+
+    ``rollback`` when significantly worse; a rollout (or ``keep`` below the gradual
+    threshold) when significantly better; ``keep`` at the final look without significance;
+    ``extend`` otherwise. A verdict from an earlier decision point stands.
+    """
+    if e.verdict is not None:
+        return e.verdict
+    if e.worse:
+        return "rollback"
+    if e.significant and e.improvement > 0:
+        if e.improvement > rules.full_rollout_lift:
+            return "rollout_full"
+        if e.improvement >= rules.gradual_rollout_lift:
+            return "rollout_gradual"
+        return "keep"
+    return "keep" if e.final else "extend"
+
+
+def _decided(e: Evidence) -> str:
+    when = f" on {e.decided_at:%Y-%m-%d}" if e.decided_at is not None else ""
+    return f" (decided at an earlier look{when})"
+
+
+def _next_look(e: Evidence) -> str:
+    if math.isnan(e.next_fraction):
+        return ""
+    return f"; interim: the next decision point is at information {e.next_fraction:.0%}"
+
+
 def decide_one(
     e: Evidence, rules: DecisionRules, *, srm_reason: str = ""
 ) -> tuple[str, tuple[str, ...]]:
     """The decision and its reasons for one challenger (rules in the module docstring)."""
     if e.failed_guardrails:
         return "rollback", tuple(f"guardrail failed: {g}" for g in e.failed_guardrails)
-    if e.worse:
-        return "rollback", (f"{e.variant} is significantly worse on {_lift(e)}",)
+    if e.worse or e.verdict == "rollback":
+        done = _decided(e) if e.verdict == "rollback" else ""
+        return "rollback", (f"{e.variant} is significantly worse on {_lift(e)}{done}",)
     if srm_reason:
         return "keep", (f"{srm_reason}: results untrustworthy, fix the assignment and restart",)
+    if e.verdict in ("rollout_full", "rollout_gradual"):
+        return _rollout(e, rules, _decided(e))
+    if e.verdict == "keep":
+        return "keep", (
+            f"{e.variant}: {_lift(e)}{_decided(e)}: no change worth shipping was shown",
+        )
     if not e.usable:
         note = e.usable_note or "no usable test yet"
         return "extend", (f"{e.metric}: {note}; keep collecting data",)
     if e.significant and e.improvement > 0:
-        if e.blocking_guardrails:
-            return "extend", (
-                f"{e.variant} improves {_lift(e)}, but a guardrail is not yet clear",
-                *(f"guardrail: {g}" for g in e.blocking_guardrails),
-            )
-        if e.improvement > rules.full_rollout_lift:
-            return "rollout_full", (
-                (
-                    f"{e.variant} improves {_lift(e)}: above the full-rollout threshold "
-                    f"{rules.full_rollout_lift:.0%}"
-                ),
-            )
-        if e.improvement >= rules.gradual_rollout_lift:
-            return "rollout_gradual", (
-                (
-                    f"{e.variant} improves {_lift(e)}: between the gradual "
-                    f"({rules.gradual_rollout_lift:.0%}) and full ({rules.full_rollout_lift:.0%}) "
-                    "rollout thresholds"
-                ),
-            )
+        return _rollout(e, rules)
+    if e.final:
         return "keep", (
             (
-                f"{e.variant} improves {_lift(e)}, significant but below the "
-                f"{rules.gradual_rollout_lift:.0%} gradual-rollout threshold: not worth a change"
+                f"{e.variant}: not significant on {_lift(e)} at the final look: any effect is "
+                "likely smaller than the MDE"
             ),
         )
     if e.within_reach and (e.more_units is None or e.more_units > 0):
-        return "extend", (f"{e.variant}: not significant yet on {_lift(e)}; {_remaining(e)}",)
+        return "extend", (
+            f"{e.variant}: not significant yet on {_lift(e)}; {_remaining(e)}{_next_look(e)}",
+        )
     if e.more_units == 0:
         why = "the sample the design needs is reached"
+    elif e.more_units is None:
+        why = "the maximum duration is reached"
     else:
         why = f"{_remaining(e)}, beyond the maximum duration"
     return "keep", (

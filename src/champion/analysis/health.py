@@ -3,14 +3,15 @@
 Sample-ratio mismatch per allocation version (each ramp stage has its own expected shares:
 the probabilities logged on the exposures) and overall, by the classic chi-square test and by
 the sequential test that stays valid however often the report is run; units exposed to more
-than one variant; how fresh the data is; units whose outcomes may still arrive.
+than one variant (crossovers, kept in their first arm and counted per arm); how fresh the
+data is; units whose outcomes may still arrive.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -112,6 +113,11 @@ class HealthReport:
     outcomes: dict[str, int]
     units_in_window: int
     warnings: tuple[str, ...]
+    crossovers: dict[str, int] = field(default_factory=dict)
+
+    def daily_exposed(self, variant: str) -> float:
+        """Units first exposed to ``variant`` per day of exposures (windows open or not)."""
+        return self.srm.observed.get(variant, 0) / self.days_elapsed
 
     @property
     def multiple_exposure_share(self) -> float:
@@ -283,13 +289,16 @@ def check_health(
         outcomes=dict(health.outcomes),
         units_in_window=health.units_in_window,
         warnings=(),
+        crossovers=dict(health.crossovers),
     )
     share = report.multiple_exposure_share
     if share > MULTIPLE_EXPOSURE_WARNING:
+        per_arm = ", ".join(f"{v} {n:,}" for v, n in health.crossovers.items())
         warnings.append(
             f"{health.multiple_exposure_units:,} units ({share:.2%}) saw more than one variant "
-            f"(above {MULTIPLE_EXPOSURE_WARNING:.1%}): they are excluded; check assignment "
-            "stickiness and ramp-downs"
+            f"(above {MULTIPLE_EXPOSURE_WARNING:.1%}; by first arm: {per_arm or 'n/a'}): they "
+            "count in the arm of their first exposure (intent to treat), which dilutes the "
+            "effect; a ramp moves them one way, anything else: check assignment stickiness"
         )
     lag = report.exposure_lag_hours
     if lag is not None and lag > EXPOSURE_STALE_HOURS:

@@ -1,10 +1,13 @@
-"""How far an experiment is: power at the observed sample, what is still needed, the current look.
+"""How far an experiment is: power at the observed sample and what is still needed.
 
 The design block of the spec says which effect matters (its MDE) and how sure to be (alpha,
 power). At the observed sample and variance this module answers: how likely is the design's
-MDE to be detected now, how many more units and days (at the observed daily rate) reach the
-design's power, which planned look has been reached and whether its Lan-DeMets boundary is
-crossed, and the always-valid confidence sequence, which may be read at any time.
+MDE to be detected now, and how many more units and days reach the design's power. Days
+come from the rate at which units are *exposed* (every exposed unit, its window closed or
+not): a unit exposed today counts once its window closes, and windows close at the rate
+units arrived, so the shortfall in counted units over the exposure rate is the wait. For
+the primary metric the shortfall is in information (``champion.analysis.looks``). Also the
+always-valid confidence sequence, which may be read at any time.
 """
 
 from __future__ import annotations
@@ -14,21 +17,12 @@ from dataclasses import dataclass
 
 from champion.analysis.comparison import Comparison
 from champion.errors import InvalidArgument
-from champion.planner import PlanRequest, make_plan, request_for_design
+from champion.planner import PlanRequest, make_plan
 from champion.spec.design import Design
 from champion.stats.always_valid import confidence_sequence
 from champion.stats.power import power_mean, power_proportion
-from champion.stats.sequential import sequential_boundaries, sequential_decision
 
-__all__ = [
-    "DEFAULT_MAX_DAYS",
-    "Power",
-    "Sequential",
-    "always_valid_interval",
-    "information_fraction",
-    "power_status",
-    "sequential_status",
-]
+__all__ = ["DEFAULT_MAX_DAYS", "Power", "always_valid_interval", "power_status"]
 
 # Without ``design.max_duration_days``, an experiment is worth extending while its total
 # duration stays within four weeks (two full weekly cycles after a typical two-week plan).
@@ -61,47 +55,6 @@ class Power:
     @property
     def reached(self) -> bool:
         return self.more_units == 0
-
-
-@dataclass(frozen=True, slots=True)
-class Sequential:
-    """The primary metric's group-sequential status at the current look.
-
-    ``look`` is the last planned look reached (0 before the first); looks sit at equally
-    spaced information fractions k / looks of the planned sample. ``boundaries`` are the z
-    boundaries of every planned look; ``crossed`` compares the test's statistic with the
-    boundary of the current look.
-    """
-
-    looks: int
-    planned_control: int
-    planned_treatment: int
-    information_fraction: float
-    look: int
-    fractions: tuple[float, ...]
-    boundaries: tuple[float, ...]
-    boundary: float
-    z: float
-    crossed: bool
-    direction: str
-    nominal_alpha: float
-    alpha: float
-    spending: str
-    alternative: str
-
-
-def information_fraction(n_c: float, n_t: float, planned_c: float, planned_t: float) -> float:
-    """Observed over planned information, 1/(1/n_c + 1/n_t) over the same of the plan.
-
-    The information about a difference grows like that harmonic form, so unequal arms (a ramp
-    that is behind) count for what they are worth.
-
-    >>> information_fraction(500, 500, 1000, 1000)
-    0.5
-    """
-    if n_c <= 0 or n_t <= 0:
-        return 0.0
-    return (1.0 / planned_c + 1.0 / planned_t) / (1.0 / n_c + 1.0 / n_t)
 
 
 def _observed_request(
@@ -153,14 +106,20 @@ def power_status(
     *,
     primary: bool,
     n_challengers: int,
-    days_elapsed: float,
+    daily: tuple[float, float],
+    information_fraction: float | None = None,
 ) -> Power | None:
-    """Power and remaining sample for one comparison; None without a design or a usable test."""
+    """Power and remaining sample for one comparison; None without a design or a usable test.
+
+    ``daily`` is each arm's exposure rate (units per day). With ``information_fraction``
+    (the primary's, from its look) the shortfall is the information still missing, turned
+    into units at the current information per unit; otherwise the planner's sample at the
+    observed baseline and variance.
+    """
     if design is None or not c.ok or math.isnan(c.se) or c.se <= 0:
         return None
     baseline = c.test.control
-    daily_c = c.n_control / days_elapsed
-    daily_t = c.n_treatment / days_elapsed
+    daily_c, daily_t = daily
     try:
         req, mde, relative = _observed_request(
             design, c, primary=primary, n_challengers=n_challengers, baseline=baseline
@@ -181,78 +140,34 @@ def power_status(
             daily_t,
             note=f"power not computed: {e}",
         )
-    short_c = max(plan.n_control - c.n_control, 0.0)
-    short_t = max(plan.n_treatment - c.n_treatment, 0.0)
-    days = max(short_c / daily_c, short_t / daily_t)
+    if information_fraction is not None and information_fraction > 0:
+        grow = max(1.0 / information_fraction - 1.0, 0.0)
+        short_c, short_t = c.n_control * grow, c.n_treatment * grow
+        needed_c = math.ceil(c.n_control + short_c - 1e-9)
+        needed_t = math.ceil(c.n_treatment + short_t - 1e-9)
+    else:
+        short_c = max(plan.n_control - c.n_control, 0.0)
+        short_t = max(plan.n_treatment - c.n_treatment, 0.0)
+        needed_c, needed_t = plan.n_control, plan.n_treatment
+    days = max(_days(short_c, daily_c), _days(short_t, daily_t))
     return Power(
         mde=mde,
         relative=relative,
         target_power=design.power,
         power=power,
-        needed_control=plan.n_control,
-        needed_treatment=plan.n_treatment,
-        more_units=math.ceil(short_c + short_t),
-        more_days=math.ceil(days - 1e-9),
+        needed_control=needed_c,
+        needed_treatment=needed_t,
+        more_units=math.ceil(short_c + short_t - 1e-9),
+        more_days=math.ceil(days - 1e-9) if math.isfinite(days) else None,
         daily_control=daily_c,
         daily_treatment=daily_t,
     )
 
 
-def sequential_status(
-    c: Comparison,
-    design: Design | None,
-    *,
-    shares: tuple[float, float] | None,
-    n_challengers: int,
-) -> Sequential | None:
-    """The current look and its boundary for the primary metric (a design with looks > 1)."""
-    if design is None or design.looks < 2 or c.n_control <= 0 or c.n_treatment <= 0:
-        return None
-    plan = make_plan(request_for_design(design, shares=shares, n_challengers=n_challengers))
-    t = information_fraction(c.n_control, c.n_treatment, plan.n_control, plan.n_treatment)
-    looks = design.looks
-    fractions = tuple(k / looks for k in range(1, looks + 1))
-    alpha = design.alpha / max(n_challengers, 1)
-    kwargs = {"alpha": alpha, "spending": design.spending, "alternative": design.alternative}
-    bounds = tuple(float(b) for b in sequential_boundaries(fractions, **kwargs))
-    look = min(looks, math.floor(t * looks + 1e-9))
-    z = c.test.statistic
-    if look == 0 or math.isnan(z):
-        return Sequential(
-            looks,
-            plan.n_control,
-            plan.n_treatment,
-            t,
-            look,
-            fractions,
-            bounds,
-            _NAN,
-            z,
-            False,
-            "none",
-            _NAN,
-            alpha,
-            design.spending,
-            design.alternative,
-        )
-    d = sequential_decision(z, look, fractions, **kwargs)
-    return Sequential(
-        looks,
-        plan.n_control,
-        plan.n_treatment,
-        t,
-        look,
-        fractions,
-        bounds,
-        d.boundary,
-        z,
-        d.crossed,
-        d.direction,
-        d.nominal_alpha,
-        alpha,
-        design.spending,
-        design.alternative,
-    )
+def _days(short: float, rate: float) -> float:
+    if short <= 0:
+        return 0.0
+    return short / rate if rate > 0 else math.inf
 
 
 def always_valid_interval(c: Comparison, alpha: float) -> tuple[float, float]:

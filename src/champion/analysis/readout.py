@@ -15,18 +15,23 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, MetricAggregates
-from champion.analysis.comparison import NO_OUTCOMES, Comparison, compare_cells, compare_histograms
+from champion.analysis.comparison import (
+    NO_OUTCOMES,
+    Comparison,
+    compare_cells,
+    compare_histograms,
+    compare_strata,
+)
 from champion.analysis.cumulative import CumulativePoint, cumulative_series
-from champion.analysis.decision import Decision, Evidence, decide
+from champion.analysis.decision import Decision, Evidence, decide, primary_verdict
 from champion.analysis.guardrails import BLOCKING, FAIL, GuardrailCheck, check_guardrails
 from champion.analysis.health import HealthReport, check_health
+from champion.analysis.looks import Look, interim_record, plan_look
 from champion.analysis.progress import (
     DEFAULT_MAX_DAYS,
     Power,
-    Sequential,
     always_valid_interval,
     power_status,
-    sequential_status,
 )
 from champion.analysis.segments import SegmentResult, segment_results
 from champion.errors import InvalidArgument
@@ -36,7 +41,7 @@ from champion.stats.multiple import adjust_p_values
 from champion.stats.quantile import QuantileEstimate, histogram_quantile
 
 if TYPE_CHECKING:
-    from champion.registry.records import AuditEntry, ExperimentState
+    from champion.registry.records import AuditEntry, ExperimentState, LookRecord
 
 __all__ = ["ChallengerResult", "MetricResult", "Report", "build_report"]
 
@@ -53,7 +58,7 @@ class ChallengerResult:
     significant: bool
     always_valid_ci: tuple[float, float]
     power: Power | None = None
-    sequential: Sequential | None = None
+    look: Look | None = None  # the primary metric's place in its design
     cumulative: tuple[CumulativePoint, ...] = ()
 
 
@@ -91,6 +96,12 @@ class Report:
     errors: dict[str, int]
     warnings: tuple[str, ...]
     state: ExperimentState | None = None
+    new_looks: tuple[LookRecord, ...] = ()  # decision points this read-out made: store them
+
+    @property
+    def looks(self) -> dict[str, Look]:
+        """Per challenger, the primary metric's look (empty without a design block)."""
+        return {v: r.look for v, r in self.primary.challengers.items() if r.look is not None}
 
     def metric(self, name: str) -> MetricResult:
         for m in self.metrics:
@@ -146,16 +157,16 @@ def _compare_metric(
                     alternative=alternative,
                 )
         return out
-    cells = agg.overall()
-    control = cells.get(champion, Cell())
+    strata = agg.strata()
     covariate = m.covariate is not None and m.kind != "ratio"
     return {
-        v: compare_cells(
+        v: compare_strata(
             m.name,
             m.kind,
             m.direction,
-            control,
-            cells.get(v, Cell()),
+            strata,
+            champion,
+            v,
             covariate=covariate,
             alpha=alpha,
             alternative=alternative,
@@ -168,27 +179,41 @@ def _adjusted(p_values: list[float], correction: str) -> list[float]:
     return [float(p) for p in adjust_p_values(p_values, correction)] if p_values else []
 
 
-def _how(seq: Sequential | None, correction: str, n_challengers: int, p_adj: float) -> str:
-    if seq is not None:
-        if seq.look == 0:
-            return (
-                f"before the first planned look (information {seq.information_fraction:.0%}"
-                f" < {1 / seq.looks:.0%})"
-            )
-        return (
-            f"look {seq.look} of {seq.looks}: z = {seq.z:.2f} against the boundary "
-            f"{abs(seq.boundary):.2f}"
-        )
+def _how(look: Look | None, correction: str, n_challengers: int, p_adj: float) -> str:
+    if look is not None:
+        return look.describe()
     if n_challengers > 1 and not math.isnan(p_adj):
         return f"{correction}-adjusted p = {p_adj:.2g}"
     return ""
 
 
-def _worse_always_valid(c: Comparison, interval: tuple[float, float]) -> bool:
+def _always_valid_side(c: Comparison, interval: tuple[float, float]) -> float:
+    """+1 when the always-valid interval shows the challenger better, -1 worse, 0 neither."""
     lo, hi = interval
-    if math.isnan(lo):
-        return False
-    return hi < 0 if c.sign > 0 else lo > 0
+    if math.isnan(lo) or not c.ok:
+        return 0.0
+    if lo > 0 or hi < 0:
+        return c.sign * (1.0 if lo > 0 else -1.0)
+    return 0.0
+
+
+def _primary_significance(
+    c: Comparison, look: Look | None, interval: tuple[float, float]
+) -> tuple[bool, bool, str]:
+    """(significant, worse, how) for the decision, valid however often it is read.
+
+    With a design: a decision point's boundary, or (between them) the always-valid interval
+    — on either side for a fixed-horizon design, on the worse side for a sequential one,
+    whose planned looks already allow early stops. Without a design: the always-valid
+    interval only.
+    """
+    side = _always_valid_side(c, interval)
+    if look is not None and look.decision_point and look.crossed:
+        worse = c.better < 0
+        return True, worse, look.describe()
+    if side != 0 and (look is None or not look.sequential or side < 0):
+        return True, side < 0, "the always-valid interval excludes 0"
+    return False, False, look.describe() if look is not None else ""
 
 
 def build_report(
@@ -198,8 +223,13 @@ def build_report(
     state: ExperimentState | None = None,
     history: Sequence[AuditEntry] = (),
     max_days: float | None = None,
+    ledger: Sequence[LookRecord] = (),
 ) -> Report:
-    """Read out an experiment from its aggregates; a spec metric missing from them raises."""
+    """Read out an experiment from its aggregates; a spec metric missing from them raises.
+
+    ``ledger`` holds the decision points recorded by earlier read-outs (the registry's look
+    ledger); the report's ``new_looks`` are this read-out's, to be recorded in turn.
+    """
     rules = spec.decision or DecisionRules()
     design = spec.design
     alpha = design.alpha if design is not None else 0.05
@@ -252,6 +282,8 @@ def build_report(
     max_total = max_days or (
         design.max_duration_days if design and design.max_duration_days else DEFAULT_MAX_DAYS
     )
+    daily = {v: health.daily_exposed(v) for v in (champion, *challengers)}
+    looks: dict[str, Look] = {}
     for m in spec.metrics.all():
         agg = data.metrics[m.name]
         is_primary = m is primary
@@ -259,28 +291,34 @@ def build_report(
         for v, c in comparisons[m.name].items():
             p_adj = adjusted[(m.name, v)]
             significant = bool(c.ok and not math.isnan(p_adj) and p_adj < alpha)
-            seq = None
-            if is_primary:
+            interval = always_valid_interval(c, alpha)
+            look = None
+            fraction = None
+            if is_primary and design is not None:
                 shares = (spec.allocation.get(champion, 0.0), spec.allocation.get(v, 0.0))
-                seq = (
-                    sequential_status(c, design, shares=shares, n_challengers=n_ch)
-                    if c.ok
-                    else None
-                )
-                if seq is not None:
-                    significant = seq.crossed
+                look = plan_look(
+                    c, design, ledger, experiment=spec.name, variant=v,
+                    at=data.health.as_of, shares=shares, n_challengers=n_ch,
+                )  # fmt: skip
+                looks[v] = look
+                fraction = look.information_fraction
+            if is_primary:
+                significant = _primary_significance(c, look, interval)[0]
             power = power_status(
-                c, design, primary=is_primary, n_challengers=n_ch, days_elapsed=days
-            )
+                c, design, primary=is_primary, n_challengers=n_ch,
+                daily=(daily[champion], daily[v]), information_fraction=fraction,
+            )  # fmt: skip
             series: list[CumulativePoint] = []
             if m.kind != "quantile" and c.ok:
                 series = cumulative_series(
-                    m, agg, champion, v, alpha=alpha, alternative=c.test.alternative, sequential=seq
-                )
-            interval = always_valid_interval(c, alpha)
-            per[v] = ChallengerResult(v, c, p_adj, significant, interval, power, seq, tuple(series))
+                    m, agg, champion, v, alpha=alpha, alternative=c.test.alternative,
+                    sequential=look,
+                )  # fmt: skip
+            per[v] = ChallengerResult(
+                v, c, p_adj, significant, interval, power, look, tuple(series)
+            )
             if is_primary:
-                evidence.append(_evidence(c, per[v], rules, seq, n_ch, days, max_total))
+                evidence.append(_evidence(c, per[v], rules, n_ch, days, max_total))
         first = next(iter(comparisons[m.name].values()), None)
         status = first.status if first is not None else "ok"
         control_n = first.n_control if first is not None else 0.0
@@ -338,6 +376,11 @@ def build_report(
         no_data = f"no exposures for {spec.name} yet: nothing to decide"
     srm_reason = health.srm.reason() if health.srm.mismatch else ""
     decision = decide(evidence, rules, srm_reason=srm_reason, no_data_reason=no_data)
+    new_looks = (
+        ()
+        if srm_reason or no_data
+        else _new_looks(looks, evidence, rules, spec.name, data.health.as_of)
+    )
     hist = data.serving.latency
     latency = {
         v: {q: histogram_quantile(hist.edges, counts, q, alpha=alpha) for q in LATENCY_QUANTILES}
@@ -362,14 +405,37 @@ def build_report(
         errors=dict(data.serving.errors),
         warnings=tuple(warnings),
         state=state,
+        new_looks=new_looks,
     )
+
+
+def _new_looks(
+    looks: dict[str, Look],
+    evidence: Sequence[Evidence],
+    rules: DecisionRules,
+    name: str,
+    at: datetime,
+) -> tuple[LookRecord, ...]:
+    """Ledger rows for this read-out's decision points, with the primary's verdict; a
+    verdict reached on the always-valid interval between decision points is one too."""
+    out = []
+    for e in evidence:
+        look = looks.get(e.variant)
+        if look is None or look.verdict is not None:
+            continue
+        verdict = primary_verdict(e, rules)
+        record = look.record
+        if record is None and verdict != "extend":
+            record = interim_record(look, name, e.variant, at)
+        if record is not None:
+            out.append(replace(record, decision=verdict))
+    return tuple(out)
 
 
 def _evidence(
     c: Comparison,
     r: ChallengerResult,
     rules: DecisionRules,
-    seq: Sequential | None,
     n_challengers: int,
     days: float,
     max_total: float,
@@ -386,23 +452,27 @@ def _evidence(
     power = r.power
     more_units = power.more_units if power is not None else None
     more_days = power.more_days if power is not None else None
-    reach = more_days is None or days + more_days <= max_total
-    worse_av = _worse_always_valid(c, r.always_valid_ci)
-    how = _how(seq, rules.correction, n_challengers, r.p_value_adjusted)
-    if worse_av and not (r.significant and c.improvement < 0):
-        how = "the always-valid interval excludes 0"
+    reach = days <= max_total if more_days is None else days + more_days <= max_total
+    look = r.look
+    significant, worse, how = _primary_significance(c, look, r.always_valid_ci)
+    if look is None or how != look.describe():
+        how = how or _how(look, rules.correction, n_challengers, r.p_value_adjusted)
     return Evidence(
         variant=r.variant,
         metric=c.metric,
         improvement=c.improvement,
         improvement_ci=c.improvement_ci,
         p_value=r.p_value_adjusted,
-        significant=r.significant and usable,
-        worse=usable and ((r.significant and c.improvement < 0) or worse_av),
+        significant=significant and usable,
+        worse=usable and worse,
         usable=usable,
         more_units=more_units,
         more_days=more_days,
         within_reach=reach,
         how=how,
         usable_note=note if not usable else "",
+        final=look is not None and look.decision_point and look.final,
+        verdict=look.verdict if look is not None else None,
+        decided_at=look.decided_at if look is not None else None,
+        next_fraction=look.next_fraction if look is not None else math.nan,
     )

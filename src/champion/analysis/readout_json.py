@@ -14,6 +14,7 @@ from champion.stats.results import SRMResult, TestResult
 
 if TYPE_CHECKING:
     from champion.analysis.health import HealthReport, SrmReport
+    from champion.analysis.looks import Look
     from champion.analysis.readout import ChallengerResult, MetricResult, Report
 
 __all__ = ["clean", "report_to_dict"]
@@ -93,6 +94,7 @@ def _health(h: HealthReport) -> dict[str, Any]:
         "analysed_units": h.analysed_units,
         "multiple_exposure_units": h.multiple_exposure_units,
         "multiple_exposure_share": h.multiple_exposure_share,
+        "crossovers": h.crossovers,
         "first_exposure": h.first_exposure,
         "last_exposure": h.last_exposure,
         "last_outcome": h.last_outcome,
@@ -161,25 +163,9 @@ def _challenger(r: ChallengerResult) -> dict[str, Any]:
             "daily_treatment": p.daily_treatment,
             "note": p.note,
         }
-    if r.sequential is not None:
-        s = r.sequential
-        out["sequential"] = {
-            "looks": s.looks,
-            "look": s.look,
-            "information_fraction": s.information_fraction,
-            "planned_control": s.planned_control,
-            "planned_treatment": s.planned_treatment,
-            "fractions": s.fractions,
-            "boundaries": s.boundaries,
-            "boundary": s.boundary,
-            "z": s.z,
-            "crossed": s.crossed,
-            "direction": s.direction,
-            "nominal_alpha": s.nominal_alpha,
-            "alpha": s.alpha,
-            "spending": s.spending,
-            "alternative": s.alternative,
-        }
+    out["look"] = _look(r.look) if r.look is not None else None
+    out["sequential"] = out["look"] if r.look is not None and r.look.sequential else None
+    out["strata"] = _strata(r)
     out["cumulative"] = [
         {
             "day": p.day,
@@ -198,6 +184,54 @@ def _challenger(r: ChallengerResult) -> dict[str, Any]:
         for p in r.cumulative
     ]
     return out
+
+
+def _look(k: Look) -> dict[str, Any]:
+    return {
+        "looks": k.looks,
+        "index": k.index,
+        "information_fraction": k.information_fraction,
+        "information": k.information,
+        "max_information": k.max_information,
+        "boundary": k.boundary,
+        "statistic": k.statistic,
+        "alpha": k.alpha,
+        "alpha_spent": k.alpha_spent,
+        "decision_point": k.decision_point,
+        "final": k.final,
+        "crossed": k.crossed,
+        "direction": k.direction,
+        "next_fraction": k.next_fraction,
+        "verdict": k.verdict,
+        "decided_at": k.decided_at,
+        "spending": k.spending,
+        "alternative": k.alternative,
+        "planned_fractions": k.planned,
+        "planned_boundaries": k.planned_boundaries,
+        "status": k.describe(),
+    }
+
+
+def _strata(r: ChallengerResult) -> list[dict[str, Any]]:
+    """Per allocation version of first exposure: units per arm and the estimate. A single
+    usable version is the whole comparison."""
+    c = r.comparison
+    parts = c.strata
+    if not parts:
+        return []
+    return [
+        {
+            "allocation_version": s.version,
+            "n_control": s.n_control,
+            "n_treatment": s.n_treatment,
+            "control": s.control,
+            "treatment": s.treatment,
+            "diff": s.diff,
+            "se": s.se,
+            "weight": s.weight,
+        }
+        for s in parts
+    ]
 
 
 def _metric(m: MetricResult) -> dict[str, Any]:
@@ -229,6 +263,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "decision_variant": d.variant,
         "per_challenger": d.to_dict()["per_challenger"],
         "srm": _srm(report.health.srm),
+        "crossovers": report.health.crossovers,
+        "look": {v: _look(k) for v, k in report.looks.items()},
+        "strata": {v: _strata(r) for v, r in report.primary.challengers.items()},
+        "new_looks": [k.to_dict() for k in report.new_looks],
         "health": _health(report.health),
         "metrics": {m.name: _metric(m) for m in report.metrics},
         "segments": [

@@ -1,7 +1,8 @@
 """The same comparison within each segment value, corrected for the number of segments.
 
 A segment (device, country) is fixed by the unit's first exposure, so the randomisation holds
-inside it. Looking at many segments finds spurious effects, so each metric's p-values across
+inside it; within a segment the arms are compared per allocation version and combined, as
+overall. Looking at many segments finds spurious effects, so each metric's p-values across
 one attribute's values (and challengers) are adjusted together (Holm by default, or BH / the
 spec's correction). A segment whose effect points against the aggregate with a CI that
 excludes zero is flagged: a challenger that wins overall may lose for mobile users.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from champion.analysis.aggregates import MetricAggregates
-from champion.analysis.comparison import Comparison, compare_cells, compare_histograms
+from champion.analysis.comparison import Comparison, compare_histograms, compare_strata
 from champion.spec.models import Metric
 from champion.stats.multiple import adjust_p_values
 
@@ -82,17 +83,19 @@ def _compare(
         return compare_histograms(
             metric.name, metric.direction, histogram, champion, variant, q, alpha=alpha, bayes=False
         )
-    cells = aggregates.by_segment(attribute, value)
-    control, treatment = cells.get(champion), cells.get(variant)
-    if control is None or treatment is None:
+    strata = aggregates.by_segment_strata(attribute, value)
+    if not any(champion in arms for arms in strata.values()) or not any(
+        variant in arms for arms in strata.values()
+    ):
         return None
     covariate = metric.covariate is not None and metric.kind != "ratio"
-    return compare_cells(
+    return compare_strata(
         metric.name,
         metric.kind,
         metric.direction,
-        control,
-        treatment,
+        strata,
+        champion,
+        variant,
         covariate=covariate,
         alpha=alpha,
         bayes=False,

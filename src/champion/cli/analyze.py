@@ -2,7 +2,10 @@
 
 The events are summed where they live (``--events`` Parquet folder through DuckDB, or
 ``--db`` a PostgreSQL or other Ibis URL); the spec comes from ``--spec`` or the registry
-(``--registry``, which also gives the state and the ramp history that labels each stage).
+(``--registry``, which also gives the state, the ramp history that labels each stage and
+the look ledger: a read-out that is a decision point is recorded there, so the next one
+spends alpha where this one stopped; without ``--registry`` nothing is remembered and
+every read-out counts as the first look).
 Health first, then every metric, segments, guardrails and the decision; ``--json`` prints one
 object, ``--html FILE`` writes a self-contained page with the charts.
 
@@ -12,6 +15,7 @@ printing the report, an unknown metric, an unreachable store or registry, a bad 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from champion.analysis.aggregates import AnalysisData
     from champion.analysis.readout import Report
     from champion.registry import AuditEntry, ExperimentState
+    from champion.registry.records import LookRecord
     from champion.spec import Experiment
 
 __all__ = ["analyze", "load_data"]
@@ -54,7 +59,7 @@ def _as_of(text: str | None) -> datetime | None:
 
 def _spec_and_state(
     name: str, spec_file: Path | None, registry_url: str | None
-) -> tuple[Experiment, ExperimentState | None, list[AuditEntry]]:
+) -> tuple[Experiment, ExperimentState | None, list[AuditEntry], list[LookRecord]]:
     from champion.registry import Registry
     from champion.spec import load_spec
 
@@ -69,14 +74,28 @@ def _spec_and_state(
                 "say where the spec is: --spec FILE, or --registry URL for the stored one",
                 param_hint="'--spec' / '--registry'",
             )
-        return spec, None, []
+        return spec, None, [], []
     registry = Registry(registry_url)
     try:
         state = registry.get(name)
         history = registry.history(name)
+        ledger = registry.looks(name)
     finally:
         registry.close()
-    return spec or state.spec, state, history
+    return spec or state.spec, state, history, ledger
+
+
+def _record_looks(registry_url: str, report: Report) -> Report:
+    """Store the read-out's decision points; a look another read-out stored first wins, and
+    the report is rebuilt from it only in what it says of that look (the stored verdict)."""
+    from champion.registry import Registry
+
+    registry = Registry(registry_url)
+    try:
+        stored = tuple(registry.record_look(look) for look in report.new_looks)
+    finally:
+        registry.close()
+    return replace(report, new_looks=stored)
 
 
 def _store_target(events: Path | None, db: str | None) -> str:
@@ -162,14 +181,16 @@ def analyze(
 
     with user_errors():
         target = _store_target(events, db)
-        spec, state, history = _spec_and_state(name, spec_file, registry)
+        spec, state, history, ledger = _spec_and_state(name, spec_file, registry)
         data = load_data(target, spec, _as_of(as_of))
         if data.health.exposed_units == 0:
             raise ValueError(
                 f"no exposures for experiment {name!r} in {target}: check the name and that "
                 "the gateway logs exposures there (exposed = true)"
             )
-        report = build_report(data, spec, state=state, history=history)
+        report = build_report(data, spec, state=state, history=history, ledger=ledger)
+        if registry is not None and report.new_looks:
+            report = _record_looks(registry, report)
         if html is not None:
             _write_html(report, html)
     if json_output:

@@ -114,7 +114,7 @@ def _cumulative_figure(go: Any, m: MetricResult) -> Any | None:
                 name=f"{variant}: cumulative lift",
             )
         )
-        if r.sequential is not None:
+        if r.look is not None:
             b_lo = [_rel(p.boundary_diff[0], p.control) for p in points]
             b_hi = [_rel(p.boundary_diff[1], p.control) for p in points]
             for ys, show in ((b_hi, True), (b_lo, False)):
@@ -124,7 +124,7 @@ def _cumulative_figure(go: Any, m: MetricResult) -> Any | None:
                         y=ys,
                         mode="lines",
                         line={"dash": "dash", "color": "#d62728", "shape": "hv"},
-                        name=f"{variant}: sequential boundary",
+                        name=f"{variant}: decision boundary",
                         showlegend=show,
                     )
                 )

@@ -191,18 +191,11 @@ def _metrics(report: Report) -> Panel:
         for v, r in m.challengers.items():
             effects.add_row(*_effect_row(m, v, r))
             confidence.add_row(*_confidence_row(m, v, r))
-            if r.sequential is not None:
-                s = r.sequential
-                where = (
-                    f"look {s.look} of {s.looks}, boundary |z| >= {abs(s.boundary):.2f}, "
-                    f"z = {s.z:.2f}: {'crossed' if s.crossed else 'not crossed'}"
-                    if s.look
-                    else "before the first look"
-                )
+            if r.look is not None:
+                k = r.look
+                design = f"{k.looks} looks" if k.sequential else "fixed horizon"
                 notes.append(
-                    f"sequential ({escape(m.name)}, {escape(v)}): information "
-                    f"{s.information_fraction:.0%} of {s.planned_control + s.planned_treatment:,} "
-                    f"planned units; {where}"
+                    f"design ({escape(m.name)}, {escape(v)}, {design}): {escape(k.describe())}"
                 )
     legend = (
         "* primary metric. p adj: after multiple-testing correction. CUPED: variance removed "

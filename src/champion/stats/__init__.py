@@ -70,6 +70,12 @@ from champion.stats.sequential import (
     sequential_inflation,
     spending_function,
 )
+from champion.stats.stratified import (
+    StratifiedResult,
+    StratumEstimate,
+    combine_strata,
+    stratum_weights,
+)
 from champion.stats.sufficient import CovariateStats, MeanStats, ProportionStats, RatioStats
 
 __all__ = [
@@ -91,6 +97,8 @@ __all__ = [
     "SampleSize",
     "SequentialDecision",
     "Status",
+    "StratifiedResult",
+    "StratumEstimate",
     "TestResult",
     "adjust_p_values",
     "bayes_compare",
@@ -101,6 +109,7 @@ __all__ = [
     "chi_square",
     "cohens_d",
     "cohens_h",
+    "combine_strata",
     "confidence_sequence",
     "confidence_sequence_path",
     "crossing_probabilities",
@@ -139,6 +148,7 @@ __all__ = [
     "simulate_regret",
     "spending_function",
     "srm",
+    "stratum_weights",
     "thompson_weights",
     "welch_test",
 ]
