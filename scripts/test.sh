@@ -30,5 +30,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
 .venv/bin/ruff check .
+.venv/bin/python -m mypy
 # pytest exits 5 when it collects nothing: with `set -e` that fails the run, as it should.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m pytest -n 2 "$@"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from champion.assign._ids import as_string_array
 from champion.assign.hashing import BUCKETS, HASH_VERSION, _murmur3_32, bucket, buckets
 from champion.assign.layout import Layout, build_layout, share_to_buckets
-from champion.assign.result import Assignment, _Draft, make_assignment
+from champion.assign.result import Assignment, Reason, _Draft, make_assignment
 from champion.assign.targeting import Targeting, pydantic_problems
 from champion.assign.units import UNITS, pick_unit_id
 from champion.errors import InvalidArgument
@@ -252,7 +252,8 @@ probability=0.95, hash_version=1, allocation_version=None)
             draft.hash_version = HASH_VERSION
             draft.allocation_version = self._version
             draft.__class__ = Assignment
-            return draft
+            done: Assignment = draft  # draft is Any to the checker so its fields can be written
+            return done
         return self._assign_ruled(unit_id, attributes, b)
 
     def variant(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> str:
@@ -269,6 +270,7 @@ probability=0.95, hash_version=1, allocation_version=None)
     def _assign_ruled(
         self, unit_id: str, attributes: Mapping[str, Any] | None, b: int
     ) -> Assignment:
+        reason: Reason
         pinned = self.overrides.get(unit_id)
         if pinned is not None:
             reason, variant, exposed, probability = "override", pinned, False, 1.0

@@ -84,7 +84,8 @@ def make_assignment(
     draft.hash_version = hash_version
     draft.allocation_version = allocation_version
     draft.__class__ = Assignment
-    return draft
+    done: Assignment = draft  # typed for the checker: draft is Any so its fields can be written
+    return done
 
 
 _new = object.__new__

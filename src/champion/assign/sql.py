@@ -191,9 +191,9 @@ def variant_sql(dialect: str, id_sql: str, experiment: Any, *, inline: bool = Fa
     if experiment.holdout is not None:
         hb = bucket_sql(dialect, id_sql, experiment.holdout.salt, inline=inline)
         whens.append(f"WHEN {hb} < {experiment.holdout_below} THEN {champion}")
-    if experiment.layer is not None:
+    span = experiment.layer_range  # None exactly when there is no layer
+    if experiment.layer is not None and span is not None:
         lb = bucket_sql(dialect, id_sql, experiment.layer.name, inline=inline)
-        span = experiment.layer_range
         whens.append(f"WHEN NOT ({lb} BETWEEN {span.start} AND {span.stop - 1}) THEN {champion}")
     hashed = _by_bucket(
         dialect, bucket_sql(dialect, id_sql, experiment.salt, inline=inline), experiment

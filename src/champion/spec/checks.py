@@ -23,8 +23,10 @@ def _names(items: Any) -> list[str]:
     return [str(x) for x in items] if isinstance(items, list) else []
 
 
-def _variants(data: dict) -> Iterator[Problem]:
-    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+def _variants(data: dict[str, Any]) -> Iterator[Problem]:
+    models = data.get("models")
+    if not isinstance(models, dict):
+        models = {}
     champion = data.get("champion")
     challengers = data.get("challengers")
     if isinstance(challengers, str):
@@ -87,12 +89,14 @@ def _allocation(allocation: Any, variants: list[str]) -> Iterator[Problem]:
         )
 
 
-def _metrics(data: dict) -> Iterator[Problem]:
+def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
     metrics = data.get("metrics")
     if not isinstance(metrics, dict):
         return
     declared: list[str] = []
-    entries = [(("metrics", "primary"), metrics.get("primary"))]
+    entries: list[tuple[tuple[str | int, ...], Any]] = [
+        (("metrics", "primary"), metrics.get("primary"))
+    ]
     entries += [
         (("metrics", "secondary", i), m) for i, m in enumerate(metrics.get("secondary") or [])
     ]
@@ -128,7 +132,7 @@ def _metrics(data: dict) -> Iterator[Problem]:
             yield ("metrics", "guardrails", i), f"min {lo} must be below max {hi}"
 
 
-def _rollout(data: dict) -> Iterator[Problem]:
+def _rollout(data: dict[str, Any]) -> Iterator[Problem]:
     rollout = data.get("rollout")
     if not isinstance(rollout, dict):
         return
@@ -142,7 +146,7 @@ def _rollout(data: dict) -> Iterator[Problem]:
         yield ("rollout", "stages"), f"{stages} must be strictly increasing, e.g. [10, 25, 50, 100]"
 
 
-def _layer(data: dict) -> Iterator[Problem]:
+def _layer(data: dict[str, Any]) -> Iterator[Problem]:
     layer = data.get("layer")
     if isinstance(layer, dict):
         start, end = layer.get("start", 0.0), layer.get("end", 1.0)
@@ -150,7 +154,7 @@ def _layer(data: dict) -> Iterator[Problem]:
             yield ("layer",), f"start {start} must be below end {end}"
 
 
-def cross_field_problems(data: dict) -> list[Problem]:
+def cross_field_problems(data: dict[str, Any]) -> list[Problem]:
     """Every cross-field problem in a raw spec mapping, as (path, message) pairs."""
     problems: list[Problem] = []
     for rule in (_variants, _metrics, _rollout, _layer):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -71,7 +71,7 @@ class PlanInputs:
         return shares[1] / shares[0] if shares and shares[0] > 0 else 1.0
 
 
-def _read_mapping(path: Path) -> dict:
+def _read_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -89,7 +89,7 @@ def _read_mapping(path: Path) -> dict:
     return data
 
 
-def _field(loc: tuple) -> str:
+def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "design"
 
 

@@ -18,8 +18,13 @@ from champion.spec.models import Experiment
 
 __all__ = ["dump_spec", "load_spec", "parse_spec", "spec_to_dict"]
 
+# A place in the spec: mapping keys and list positions from the top level down.
+_Loc = tuple[str | int, ...]
 
-def _line_index(node: yaml.Node | None, path: tuple = (), index: dict | None = None) -> dict:
+
+def _line_index(
+    node: yaml.Node | None, path: _Loc = (), index: dict[_Loc, int] | None = None
+) -> dict[_Loc, int]:
     """Map each YAML path (keys and list positions) to its 1-based line."""
     index = {} if index is None else index
     if node is None:
@@ -37,7 +42,7 @@ def _line_index(node: yaml.Node | None, path: tuple = (), index: dict | None = N
     return index
 
 
-def _line_for(path: tuple, index: dict) -> int | None:
+def _line_for(path: _Loc, index: dict[_Loc, int]) -> int | None:
     for cut in range(len(path), -1, -1):
         key = tuple(str(p) if not isinstance(p, int) else p for p in path[:cut])
         if key in index:
@@ -45,21 +50,21 @@ def _line_for(path: tuple, index: dict) -> int | None:
     return None
 
 
-def _describe(path: tuple) -> str:
+def _describe(path: _Loc) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def _format(source: str, path: tuple, message: str, index: dict) -> str:
+def _format(source: str, path: _Loc, message: str, index: dict[_Loc, int]) -> str:
     line = _line_for(path, index)
     where = f"{source}:{line}" if line else source
     return f"{_describe(path)} ({where}): {message}"
 
 
-def _schema_problems(error: ValidationError) -> list[tuple[tuple, str]]:
-    out = []
+def _schema_problems(error: ValidationError) -> list[tuple[_Loc, str]]:
+    out: list[tuple[_Loc, str]] = []
     for err in error.errors():
         loc = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
         msg = err["msg"]
@@ -93,7 +98,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Experiment:
             source, ["the top level must be a mapping of fields (name: ..., models: ...)"]
         )
     index = _line_index(node)
-    problems: list[tuple[tuple, str]] = []
+    problems: list[tuple[_Loc, str]] = []
     experiment = None
     try:
         experiment = Experiment.model_validate(data)

@@ -99,8 +99,12 @@ class DecisionRules(_Strict):
     )
 
 
+def _default_stages() -> list[float]:
+    return [10, 25, 50, 100]
+
+
 class Rollout(_Strict):
-    stages: list[float] = Field(default_factory=lambda: [10, 25, 50, 100])
+    stages: list[float] = Field(default_factory=_default_stages)
     min_stage_hours: float = Field(24, ge=0)
     min_stage_sample: int = Field(0, ge=0, description="units per arm before advancing")
 

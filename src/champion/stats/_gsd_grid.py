@@ -81,7 +81,8 @@ def grid(mu: float, lo: float, hi: float, r: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _phi(x: np.ndarray) -> np.ndarray:
-    return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    density: np.ndarray = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+    return density
 
 
 class Crossing:
@@ -171,7 +172,8 @@ def _density_step(
     dens = kernel @ crossing.h
     if symmetric:
         dens = np.concatenate((dens, dens[-2::-1]))
-    return w * dens * (crossing.ratio * _INV_SQRT_2PI)
+    mass: np.ndarray = w * dens * (crossing.ratio * _INV_SQRT_2PI)
+    return mass
 
 
 def walk(

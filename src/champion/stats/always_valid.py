@@ -149,7 +149,9 @@ def _finite(value: object, name: str, minimum: float | None = None) -> np.ndarra
     return arr
 
 
-def _normal_inputs(diff, variance, n, tau2):
+def _normal_inputs(
+    diff: object, variance: object, n: object, tau2: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast inputs, mark degenerate looks and fill in the default mixing variance."""
     d, var, n = _finite(diff, "diff"), _finite(variance, "variance", 0.0), _finite(n, "n", 0.0)
     try:
@@ -167,7 +169,9 @@ def _normal_inputs(diff, variance, n, tau2):
     return d, v, t2, ok, status
 
 
-def _log_lr(d, v, t2, ok, theta0):
+def _log_lr(
+    d: np.ndarray, v: np.ndarray, t2: np.ndarray, ok: np.ndarray, theta0: float
+) -> np.ndarray:
     safe_t2 = np.where(ok, t2, 1.0)
     llr = -0.5 * np.log1p(safe_t2 / v) + safe_t2 * (d - theta0) ** 2 / (2.0 * v * (v + safe_t2))
     return np.where(ok, llr, _NAN)
@@ -231,7 +235,7 @@ def msprt_path(
     return MSPRTPath(llr, _running(_p_from_log(llr)), t2, status)
 
 
-def _half_width(v, t2, ok, alpha):
+def _half_width(v: np.ndarray, t2: np.ndarray, ok: np.ndarray, alpha: float) -> np.ndarray:
     safe_t2 = np.where(ok, t2, 1.0)
     radius = np.sqrt(v * (1.0 + v / safe_t2) * (np.log1p(safe_t2 / v) - 2.0 * math.log(alpha)))
     return np.where(ok, radius, _NAN)
@@ -288,15 +292,18 @@ def _srm_log_bf(counts: np.ndarray, w: np.ndarray, concentration: float) -> np.n
     """log of Dirichlet-multinomial marginal likelihood over the multinomial one under weights."""
     prior = concentration * w
     total = counts.sum(axis=-1)
-    return (
+    log_bf: np.ndarray = (
         special.gammaln(concentration)
         - special.gammaln(concentration + total)
         + np.sum(special.gammaln(prior + counts) - special.gammaln(prior), axis=-1)
         - np.sum(special.xlogy(counts, w), axis=-1)
     )
+    return log_bf
 
 
-def _srm_inputs(counts, weights, prior_concentration):
+def _srm_inputs(
+    counts: object, weights: Sequence[float], prior_concentration: float
+) -> tuple[np.ndarray, np.ndarray, float]:
     w = check_weights(weights)
     x = _finite(counts, "counts", 0.0)
     if x.ndim == 0 or x.shape[-1] != w.size:

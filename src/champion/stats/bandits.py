@@ -55,7 +55,8 @@ def _check_min_share(min_share: float, arms: int) -> float:
 def _floor(p_best: np.ndarray, min_share: float) -> np.ndarray:
     """Every arm gets ``min_share``; the remaining 1 - K min_share follows P(best)."""
     arms = p_best.shape[-1]
-    return min_share + (1 - arms * _check_min_share(min_share, arms)) * p_best
+    shares: np.ndarray = min_share + (1 - arms * _check_min_share(min_share, arms)) * p_best
+    return shares
 
 
 def bernoulli_weights(
@@ -143,18 +144,21 @@ class RegretSimulation:
     @property
     def traffic(self) -> np.ndarray:
         """Requests per run and arm, (n_runs, arms)."""
-        return self.allocation.sum(axis=1)
+        traffic: np.ndarray = self.allocation.sum(axis=1)
+        return traffic
 
     @property
     def regret(self) -> np.ndarray:
         """Cumulative regret after each batch, (n_runs, n_batches)."""
         rates = np.asarray(self.true_rates)
-        return np.cumsum(self.allocation @ (rates.max() - rates), axis=1)
+        regret: np.ndarray = np.cumsum(self.allocation @ (rates.max() - rates), axis=1)
+        return regret
 
     @property
     def regret_curve(self) -> np.ndarray:
         """Mean cumulative regret over runs after each batch, (n_batches,)."""
-        return self.regret.mean(axis=0)
+        curve: np.ndarray = self.regret.mean(axis=0)
+        return curve
 
     @property
     def final_regret(self) -> np.ndarray:

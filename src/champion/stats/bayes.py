@@ -9,6 +9,7 @@ digits. Formulas, defaults and accuracy: docs/statistics/bayes-and-bandits.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,16 +109,19 @@ def _partition(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (mid + half * _GL_X).reshape(shape), (half * _GL_W).reshape(shape)
 
 
-def _spread(m: np.ndarray, s: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def _spread(
+    m: np.ndarray | np.floating, s: np.ndarray | np.floating, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
     """Break points around centre m with scale s, out to m - left and m + right."""
     lo, hi = (m - left)[..., None], (m + right)[..., None]
-    inner = m[..., None] + s[..., None] * _Z
+    # numpy's stubs give scalars no indexing; a float64 indexed [..., None] is a 1-element array
+    inner = m[..., None] + s[..., None] * _Z  # type: ignore[index]
     return np.concatenate(
         [lo, (lo + inner[..., :1]) / 2, inner, (inner[..., -1:] + hi) / 2, hi], -1
     )
 
 
-def _beta_breaks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _beta_breaks(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """Break points on the logit scale, where a Beta(a, b) is smooth and log-concave.
 
     logit(p) has mean ψ(a) - ψ(b), variance ψ'(a) + ψ'(b) and exponential tails with rates a
@@ -129,7 +133,7 @@ def _beta_breaks(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _spread(m, s, left, np.maximum(_Z_TAIL * s, _TAIL_RATE_SPAN / b))
 
 
-def _logit_beta_pdf(y: np.ndarray, a: ArrayLike, b: ArrayLike) -> np.ndarray:
+def _logit_beta_pdf(y: np.ndarray, a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """Density of logit(p) for p ~ Beta(a, b): p^a (1 - p)^b / B(a, b)."""
     return np.exp(a * special.log_expit(y) + b * special.log_expit(-y) - special.betaln(a, b))
 
@@ -140,7 +144,8 @@ def _prob_best(weights: np.ndarray, pdf: np.ndarray, cdf: np.ndarray) -> np.ndar
     before = np.cumprod(np.concatenate([ones, cdf[..., :-1, :]], axis=-2), axis=-2)
     after = np.cumprod(np.concatenate([ones, cdf[..., :0:-1, :]], axis=-2), axis=-2)[..., ::-1, :]
     p = np.sum(weights[..., None, :] * pdf * before * after, axis=-1)
-    return p / p.sum(axis=-1, keepdims=True)
+    p_best: np.ndarray = p / p.sum(axis=-1, keepdims=True)
+    return p_best
 
 
 def _arms(values: ArrayLike, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -215,7 +220,7 @@ def _edgeworth_decision(
     cdf = special.ndtr(w) - phi * (
         c2 * (w2 - 1) + c3 * w * (w2 - 3) + c5 * w * (w2 * w2 - 10 * w2 + 15)
     )
-    loss_t = sd * (
+    loss_t: float = sd * (
         w * special.ndtr(w) + phi * (1 + c2 * w + c3 * (w2 - 1) + c5 * (w2 * w2 - 6 * w2 + 3))
     )
     loss_t = max(float(loss_t), 0.0)
@@ -237,10 +242,9 @@ def _beta_decision(ac: float, bc: float, at: float, bt: float) -> tuple[float, f
     return ctb, loss_t, max(loss_t + mean_t - mean_c, 0.0)
 
 
-def _cornish_fisher(
-    k1: float, k2: float, k3: float, k4: float, alpha: float
-) -> tuple[float, float]:
+def _cornish_fisher(cumulants: Sequence[float], alpha: float) -> tuple[float, float]:
     """Equal-tailed interval from the first four cumulants (Cornish-Fisher expansion)."""
+    k1, k2, k3, k4 = cumulants
     sd = math.sqrt(k2)
     g1, g2 = k3 / sd**3, k4 / sd**4
     ends = []
@@ -267,7 +271,8 @@ def _log_beta_cumulants(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     k1 = special.digamma(x)
     higher = special.zeta(_ZETA_ORDERS, x[..., None]) * _ZETA_SIGNS
     k = np.concatenate([k1[..., None], higher], axis=-1)
-    return k[0] - k[1]
+    cumulants: np.ndarray = k[0] - k[1]
+    return cumulants
 
 
 def chance_to_beat(
@@ -305,13 +310,13 @@ def chance_to_beat(
         method = "beta-binomial, quadrature"
         decision = _beta_decision(ac, bc, at, bt)
     log_t, log_c = _log_beta_cumulants(np.array([at, ac]), np.array([bt, bc]))
-    lo, hi = _cornish_fisher(*(log_t + _SIGNS * log_c).tolist(), alpha)
+    lo, hi = _cornish_fisher((log_t + _SIGNS * log_c).tolist(), alpha)
     none = x_c + x_t == 0 or (x_c == n_c and x_t == n_t)
     return BayesResult(
         control=kc[0],
         treatment=kt[0],
         diff=kt[0] - kc[0],
-        diff_ci=_cornish_fisher(*diff_k, alpha),
+        diff_ci=_cornish_fisher(diff_k, alpha),
         rel_lift=kt[0] / kc[0] - 1,
         rel_lift_ci=(math.expm1(lo), math.expm1(hi)),
         chance_to_beat=decision[0],

@@ -97,7 +97,8 @@ def reject(p_values: Sequence[float] | np.ndarray, method: str, alpha: float = 0
     """
     alpha = check_alpha(alpha)
     adjusted = adjust_p_values(p_values, method)
-    return ~np.isnan(adjusted) & (adjusted <= alpha)
+    rejected: np.ndarray = ~np.isnan(adjusted) & (adjusted <= alpha)
+    return rejected
 
 
 def bonferroni_alpha(alpha: float, m: int) -> float:

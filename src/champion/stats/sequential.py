@@ -55,7 +55,8 @@ class CrossingProbabilities:
     @property
     def total(self) -> np.ndarray:
         """Probability of stopping at each look, either side."""
-        return self.upper + self.lower
+        total: np.ndarray = self.upper + self.lower
+        return total
 
     @property
     def cumulative(self) -> np.ndarray:
@@ -141,7 +142,8 @@ def _spent(t: np.ndarray, alpha: float, spending: str) -> np.ndarray:
     """The spending function on checked arguments."""
     if spending == "obrien-fleming":
         if (t > 0).all():  # the usual case; the same numbers as the general one below
-            return 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(t))
+            spent: np.ndarray = 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(t))
+            return spent
         safe = np.where(t > 0, t, 1.0)
         return np.where(t > 0, 2.0 * special.ndtr(-z_quantile(1 - alpha / 2) / np.sqrt(safe)), 0.0)
     return alpha * np.log1p((math.e - 1.0) * t)
@@ -174,7 +176,9 @@ class _Design:
     nominal_alpha: tuple[float, ...]
 
 
-_designs: dict[tuple, _Design] = {}  # keyed on the arguments as given; written under the lock
+# (information fractions, alpha, spending, alternative) as the caller gave them
+_DesignKey = tuple[tuple[float, ...], float, str, str]
+_designs: dict[_DesignKey, _Design] = {}  # keyed on the arguments as given; written under the lock
 _designs_lock = threading.Lock()
 
 
@@ -190,8 +194,9 @@ def _design(
     The cache is keyed on the arguments as given, so a hit needs no checks; a miss checks
     everything (``look`` too, in the order callers have always seen) before solving.
     """
+    key: _DesignKey | None
     try:
-        key: tuple | None = (tuple(information_fractions), alpha, spending, alternative)
+        key = (tuple(information_fractions), alpha, spending, alternative)
         design = _designs.get(key)
     except TypeError:  # not iterable or not hashable: refused by the checks below
         key = design = None
