@@ -22,10 +22,10 @@ champion units to the challenger. Traffic runs for ``days`` days (the design's
 
 from __future__ import annotations
 
-from tests.validity._harness import Case
+from tests.validity._harness import Case, Result, mc_se
 from tests.validity._world import Scenario
 
-__all__ = ["AA", "AB", "ALL", "MEANS", "POWER"]
+__all__ = ["AA", "AB", "ALL", "LONG_RUNS", "MEANS", "POWER", "failures", "tolerance"]
 
 RAMP_10_25_50 = ((0, 0.10), (3, 0.25), (6, 0.50))
 RAMP_5_50 = ((0, 0.05), (4, 0.50))
@@ -131,3 +131,46 @@ MEANS: tuple[Case, ...] = (
 )
 
 ALL: tuple[Case, ...] = (*AA, *AB, *MEANS)
+
+
+# -- what must be true ---------------------------------------------------------------------
+
+LONG_RUNS = 2_000  # the long variant's experiments per case
+NOMINAL = 0.025  # a one-sided false decision: alpha / 2
+COVERAGE = 0.95
+POWER_TARGET = 0.80
+
+
+def tolerance(margin: float, nominal: float, runs: int) -> float:
+    """``margin`` at LONG_RUNS runs or more; below, widened by 2 Monte-Carlo standard errors
+    of a rate at ``nominal`` over ``runs`` (the CI run's smaller sample)."""
+    return margin if runs >= LONG_RUNS else margin + 2 * mc_se(nominal, runs)
+
+
+def failures(case: Case, r: Result) -> list[str]:
+    """Each must-be-true statement ``r`` breaks, in words with its numbers."""
+    out = []
+    if case in AA:
+        limit = NOMINAL + tolerance(0.01, NOMINAL, r.runs)
+        for what, rate in (("rollout_*", r.rollout), ("rollback", r.rollback)):
+            if rate > limit:
+                out.append(
+                    f"A/A P({what}) = {rate:.2%} ± {r.se(rate):.2%} (MC) over {r.runs} runs, "
+                    f"above {limit:.2%}"
+                )
+    if case in AB:
+        limit = tolerance(0.015, COVERAGE, r.intervals)
+        if not abs(r.coverage_rel - COVERAGE) <= limit:
+            se = r.se(r.coverage_rel, r.intervals)
+            out.append(
+                f"rel_lift_ci covers the true +10% in {r.coverage_rel:.2%} ± {se:.2%} (MC) of "
+                f"{r.intervals} read-outs, outside 95% ± {limit:.2%}"
+            )
+    if case in POWER:
+        limit = tolerance(0.03, POWER_TARGET, r.runs)
+        if not abs(r.rollout - POWER_TARGET) <= limit:
+            out.append(
+                f"power P(rollout_*) = {r.rollout:.2%} ± {r.se(r.rollout):.2%} (MC) over "
+                f"{r.runs} runs, outside the planned 80% ± {limit:.2%}"
+            )
+    return out
