@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from champion.errors import InvalidArgument
+from champion.analysis.kinds import kind_of
 from champion.spec.models import Metric
 
 __all__ = [
@@ -178,14 +178,7 @@ class MetricPlan:
 def plan_metrics(metrics: Sequence[Metric]) -> list[MetricPlan]:
     plans = []
     for i, m in enumerate(metrics):
-        if m.kind == "ratio":
-            if not (m.numerator and m.denominator):
-                raise InvalidArgument(
-                    f"metrics[{m.name!r}]", m.kind, "a ratio needs numerator and denominator"
-                )
-            y, d = m.numerator, m.denominator
-        else:
-            y, d = m.name, None
+        y, d = kind_of(m.kind).outcomes(m)
         plans.append(MetricPlan(i, m, y, d, m.covariate))
     return plans
 
@@ -270,7 +263,7 @@ def unit_values(units: ir.Table, rows: ir.Table, plans: Sequence[MetricPlan]) ->
         inside = (joined.ts >= joined.start_ts) & (joined.ts < end)
         is_y = joined.metric == ibis.literal(p.y, "string")
         counted = is_y
-        if p.metric.kind == "proportion":
+        if kind_of(p.metric.kind).per_unit == "any":
             hit = is_y & inside & (joined.value != 0)
             aggregates[f"y{p.index}"] = hit.ifelse(1, 0).max()
         else:

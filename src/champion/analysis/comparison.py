@@ -1,8 +1,9 @@
 """One metric, one challenger against the champion: the test, CUPED, and the Bayesian read-out.
 
-Every number comes from :mod:`champion.stats` applied to the two arms' summed cells; this
-module only chooses the method by the metric's kind and turns "treatment larger" into the
-metric's direction (for ``direction: lower`` a challenger *beats* the champion by being lower).
+Every number comes from :mod:`champion.stats` applied to the two arms' summed cells; the
+metric's kind (``champion.analysis.kinds``) chooses the method. This module compares within
+allocation versions and combines them, and turns "treatment larger" into the metric's
+direction (for ``direction: lower`` a challenger *beats* the champion by being lower).
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ import math
 from dataclasses import dataclass
 
 from champion.analysis.aggregates import Cell, LatencyHistogram
-from champion.stats.bayes import BayesResult, chance_to_beat, chance_to_beat_mean
-from champion.stats.cuped import cuped
-from champion.stats.frequentist import proportion_test, welch_test
+from champion.analysis.kinds import kind_of
+from champion.stats.bayes import BayesResult, chance_to_beat_mean
 from champion.stats.quantile import histogram_quantile, quantile_difference
-from champion.stats.ratio import ratio_test, ratio_variance
 from champion.stats.results import Status, TestResult
 from champion.stats.stratified import StratumEstimate, combine_strata
 
@@ -143,19 +142,6 @@ def _no_bayes(alpha: float, status: Status) -> BayesResult:
     )
 
 
-def _welch(stats_c, stats_t, alpha: float, alternative: str) -> TestResult:
-    return welch_test(
-        stats_c.mean,
-        stats_c.variance,
-        stats_c.n,
-        stats_t.mean,
-        stats_t.variance,
-        stats_t.n,
-        alpha=alpha,
-        alternative=alternative,
-    )
-
-
 def compare_cells(
     metric: str,
     kind: str,
@@ -170,77 +156,46 @@ def compare_cells(
 ) -> Comparison:
     """Test a proportion, mean or ratio metric from the two arms' cells.
 
-    proportion: two-proportion z-test (pooled statistic, Wald interval) and Beta-binomial;
-    mean: Welch's t and a normal model; ratio: the delta method. With ``covariate`` (not for
-    ratios) the reported test is CUPED and ``unadjusted`` holds the plain Welch test; the
-    normal model then uses the adjusted means and each arm's variance times
-    (1 - variance reduction).
+    The kind (``champion.analysis.kinds``) chooses the test: proportion, the unpooled
+    two-proportion z-test and Beta-binomial; mean, Welch's t and a normal model; ratio, the
+    delta method. With ``covariate`` (not for ratios) the reported test is CUPED and
+    ``unadjusted`` holds the plain Welch test; the normal model then uses the adjusted
+    means and each arm's variance times (1 - variance reduction).
     """
     n_c, n_t = control.n, treatment.n
+    k = kind_of(kind)
     if n_c < 1 or n_t < 1:
         return _empty(
             metric, kind, direction, control, treatment, alpha, alternative, Status.EMPTY_ARM
         )
-    if kind != "proportion" and min(n_c, n_t) < 2:  # no variance from one unit
+    if min(n_c, n_t) < k.least_units:
         return _empty(
             metric, kind, direction, control, treatment, alpha, alternative, Status.TOO_FEW
         )
-    unadjusted, reduction, post = None, None, None
-    if kind == "ratio":
-        r_c, r_t = control.ratio(), treatment.ratio()
-        test = ratio_test(r_c, r_t, alpha=alpha, alternative=alternative)
-        v_c, v_t = ratio_variance(r_c), ratio_variance(r_t)
-        post = (test.control, v_c * n_c, test.treatment, v_t * n_t)
-    elif covariate:
-        result = cuped(
-            control.covariate(), treatment.covariate(), alpha=alpha, alternative=alternative
-        )
-        test, unadjusted, reduction = result.test, result.unadjusted, result.variance_reduction
-        m_c, m_t = control.mean(), treatment.mean()
-        keep = 1.0 - reduction if not math.isnan(reduction) else 1.0
-        v_c, v_t = m_c.variance * keep / n_c, m_t.variance * keep / n_t
-        post = (test.control, m_c.variance * keep, test.treatment, m_t.variance * keep)
-    elif kind == "proportion":
-        p_c, p_t = control.proportion(), treatment.proportion()
-        # unpooled: the variance the planner sizes with is the variance the test uses
-        test = proportion_test(
-            p_c.successes,
-            n_c,
-            p_t.successes,
-            n_t,
-            alpha=alpha,
-            alternative=alternative,
-            pooled=False,
-        )
-        v_c, v_t = p_c.rate * (1 - p_c.rate) / n_c, p_t.rate * (1 - p_t.rate) / n_t
-    else:
-        m_c, m_t = control.mean(), treatment.mean()
-        test = _welch(m_c, m_t, alpha, alternative)
-        v_c, v_t = m_c.variance / n_c, m_t.variance / n_t
-        post = (m_c.mean, m_c.variance, m_t.mean, m_t.variance)
+    est = k.compare(control, treatment, covariate=covariate, alpha=alpha, alternative=alternative)
+    v_c, v_t = est.var_control, est.var_treatment
     se = math.sqrt(v_c + v_t) if not math.isnan(v_c + v_t) else _NAN
     result_bayes = None
     if bayes:
-        result_bayes = _bayes(kind, covariate, control, treatment, post, alpha)
+        if est.normal is not None and any(math.isnan(v) for v in est.normal):
+            result_bayes = _no_bayes(alpha, Status.EMPTY_ARM)  # a ratio without denominators
+        else:
+            result_bayes = k.bayes(control, treatment, est, alpha)
     return Comparison(
         metric,
         kind,
         direction,
         n_c,
         n_t,
-        test,
+        est.test,
         se,
-        unadjusted,
-        reduction,
+        est.unadjusted,
+        est.variance_reduction,
         result_bayes,
-        test.status.value,
+        est.test.status.value,
         var_control=v_c,
         var_treatment=v_t,
     )
-
-
-def _least_units(kind: str) -> float:
-    return 1.0 if kind == "proportion" else 2.0  # a variance needs two units
 
 
 def compare_strata(
@@ -263,7 +218,7 @@ def compare_strata(
     usable version this is :func:`compare_cells` on it; with none, on the pooled cells (so
     the status says what is missing).
     """
-    least = _least_units(kind)
+    least = kind_of(kind).least_units
     usable = {
         v: arms
         for v, arms in strata.items()
@@ -357,17 +312,6 @@ def _weighted(values: list[float], weights: tuple[float, ...]) -> float:
     if len(values) != len(weights):
         return _NAN
     return sum(v * w for v, w in zip(values, weights, strict=True))
-
-
-def _bayes(
-    kind: str, covariate: bool, c: Cell, t: Cell, post: tuple | None, alpha: float
-) -> BayesResult:
-    if kind == "proportion" and not covariate:
-        return chance_to_beat(c.sum_y, c.n, t.sum_y, t.n, alpha=alpha)
-    mean_c, var_c, mean_t, var_t = post  # type: ignore[misc]
-    if any(math.isnan(v) for v in (mean_c, var_c, mean_t, var_t)):
-        return _no_bayes(alpha, Status.EMPTY_ARM)  # a ratio without denominators
-    return chance_to_beat_mean(mean_c, var_c, c.n, mean_t, var_t, t.n, alpha=alpha)
 
 
 def compare_histograms(

@@ -15,6 +15,7 @@ from datetime import date
 
 from champion.analysis.aggregates import MetricAggregates
 from champion.analysis.comparison import compare_strata
+from champion.analysis.kinds import kind_of
 from champion.analysis.looks import Look
 from champion.analysis.progress import always_valid_interval
 from champion.spec.models import Metric
@@ -64,7 +65,7 @@ def cumulative_series(
     sequential: Look | None = None,
 ) -> list[CumulativePoint]:
     """One point per day with units of both arms; days before either arm has units are skipped."""
-    covariate = metric.covariate is not None and metric.kind != "ratio"
+    covariate = kind_of(metric.kind).adjusts(metric)
     out = []
     for day, strata in aggregates.cumulative():
         c = compare_strata(

@@ -26,6 +26,7 @@ from champion.analysis.cumulative import CumulativePoint, cumulative_series
 from champion.analysis.decision import Decision, Evidence, decide, primary_verdict
 from champion.analysis.guardrails import BLOCKING, FAIL, GuardrailCheck, check_guardrails
 from champion.analysis.health import HealthReport, check_health
+from champion.analysis.kinds import kind_of
 from champion.analysis.looks import Look, interim_record, plan_look
 from champion.analysis.progress import (
     DEFAULT_MAX_DAYS,
@@ -138,7 +139,7 @@ def _compare_metric(
     alpha: float,
     alternative: str,
 ) -> dict[str, Comparison]:
-    if m.kind == "quantile":
+    if kind_of(m.kind).from_histogram:
         hist = getattr(agg, "histogram", None)
         out = {}
         for v in challengers:
@@ -158,7 +159,7 @@ def _compare_metric(
                 )
         return out
     strata = agg.strata()
-    covariate = m.covariate is not None and m.kind != "ratio"
+    covariate = kind_of(m.kind).adjusts(m)
     return {
         v: compare_strata(
             m.name,
@@ -309,7 +310,7 @@ def build_report(
                 daily=(daily[champion], daily[v]), information_fraction=fraction,
             )  # fmt: skip
             series: list[CumulativePoint] = []
-            if m.kind != "quantile" and c.ok:
+            if not kind_of(m.kind).from_histogram and c.ok:
                 series = cumulative_series(
                     m, agg, champion, v, alpha=alpha, alternative=c.test.alternative,
                     sequential=look,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from champion.analysis.aggregates import MetricAggregates
 from champion.analysis.comparison import Comparison, compare_histograms, compare_strata
+from champion.analysis.kinds import kind_of
 from champion.spec.models import Metric
 from champion.stats.multiple import adjust_p_values
 
@@ -73,7 +74,7 @@ def _compare(
     alpha: float,
 ) -> Comparison | None:
     """One segment value's comparison; None when an arm has no units there."""
-    if metric.kind == "quantile":
+    if kind_of(metric.kind).from_histogram:
         histogram = aggregates.segment_histogram(attribute, value)
         if histogram is None or not (
             any(histogram.counts.get(champion, ())) and any(histogram.counts.get(variant, ()))
@@ -88,7 +89,7 @@ def _compare(
         variant in arms for arms in strata.values()
     ):
         return None
-    covariate = metric.covariate is not None and metric.kind != "ratio"
+    covariate = kind_of(metric.kind).adjusts(metric)
     return compare_strata(
         metric.name,
         metric.kind,
