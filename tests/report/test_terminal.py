@@ -24,7 +24,7 @@ def test_sections_come_health_first_and_decision_last(text):
 
 
 def test_health_names_each_check(text):
-    for check in ("sample ratio (SRM)", "multiple exposure", "data freshness", "outcomes to come"):
+    for check in ("sample ratio (SRM)", "crossovers", "data freshness", "outcomes to come"):
         assert check in text
 
 

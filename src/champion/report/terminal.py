@@ -96,10 +96,14 @@ def _health(report: Report) -> Panel:
             f"{flag}: {st.units:,} units, expected {expected}; p = {_p(p)}{note}",
         )
     share = h.multiple_exposure_share
+    per_arm = ", ".join(f"{escape(v)} {n:,}" for v, n in h.crossovers.items())
     t.add_row(
-        "multiple exposure",
-        f"{h.multiple_exposure_units:,} of {h.exposed_units:,} units ({share:.2%}), excluded",
+        "crossovers",
+        f"{h.multiple_exposure_units:,} of {h.exposed_units:,} units ({share:.2%}) saw another "
+        f"variant later{f' ({per_arm})' if per_arm else ''}: kept in their first arm",
     )
+    for v, look in report.looks.items():
+        t.add_row(f"look ({escape(v)})", escape(look.describe()))
     lag_e, lag_o = h.exposure_lag_hours, h.outcome_lag_hours
     fresh = f"as of {h.as_of:%Y-%m-%d %H:%M} UTC; last exposure " + (
         "-" if lag_e is None else f"{lag_e:.1f} h ago"
