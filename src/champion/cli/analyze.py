@@ -199,6 +199,13 @@ def analyze(
         render_terminal(report, console)
         if html is not None:
             console.print(f"HTML report written to {escape(str(html))}", highlight=False)
+    if registry is None and report.new_looks:
+        err_console.print(
+            "note: this read-out is a decision point, but without --registry its look is not "
+            "recorded: the next read-out counts as the first look again. Pass --registry so "
+            "repeated read-outs spend alpha only once.",
+            highlight=False,
+        )
     missing = _missing_outcomes(report)
     if missing:
         err_console.print(
