@@ -17,7 +17,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from tests.validity._cases import AB, ALL, POWER
+from tests.validity._cases import AA, AB, ALL, POWER, failures
 from tests.validity._harness import LEDGER, Case, Result, run
 
 __all__ = ["main", "table"]
@@ -51,17 +51,19 @@ def row(case: Case, r: Result) -> str:
         coverage = _pct(r.coverage_rel, r.se(r.coverage_rel, r.intervals))
     diff = _pct(r.coverage_diff, r.se(r.coverage_diff, r.intervals)) if case in AB else "–"
     power = _pct(r.rollout, r.se(r.rollout)) if case in POWER else "–"
+    lift = "–" if case.scenario.shift else f"{r.mean_lift:+.1%}"  # no lift over a zero mean
+    holds = "–" if case not in (*AA, *AB) else ("no" if failures(case, r) else "yes")
     return (
         f"| {case.name} | {r.runs:,} | {_pct(r.rollout, r.se(r.rollout))} | "
         f"{_pct(r.rollback, r.se(r.rollback))} | {coverage} | {diff} | {power} | "
-        f"{r.mean_lift:+.1%} | {r.mean_day:.1f} |"
+        f"{lift} | {r.mean_day:.1f} | {holds} |"
     )
 
 
 HEADER = (
     "| scenario | runs | P(rollout_*) | P(rollback) | rel_lift_ci covers | diff_ci covers "
-    "| power | mean lift read | mean day read |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| power | mean lift read | mean day read | bounds hold |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
 )
 
 
