@@ -122,6 +122,7 @@ class Result:
     intervals: int = 0  # read-outs with a usable interval
     lift_sum: float = 0.0  # sum of the reported relative lifts (mean lift = lift_sum/intervals)
     day_sum: float = 0.0  # sum of the days at which a decision was read
+    between_looks: int = 0  # decisions (not extend) read at a read-out that is no decision point
     seconds: float = 0.0
     true_lift: float = 0.0
 
@@ -157,7 +158,8 @@ class Result:
 
     def merge(self, other: Result) -> Result:
         out = Result(self.case, self.runs + other.runs, self.decisions + other.decisions)
-        for name in ("covered_rel", "covered_diff", "intervals", "lift_sum", "day_sum", "seconds"):
+        names = ("covered_rel", "covered_diff", "intervals", "lift_sum", "day_sum", "seconds")
+        for name in (*names, "between_looks"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         out.true_lift = self.true_lift
         return out
@@ -169,7 +171,8 @@ class Result:
             f"(± {self.se(self.rollback):.2%}), keep {self.rate('keep'):.1%}, "
             f"extend {self.rate('extend'):.1%}, coverage rel {self.coverage_rel:.2%} "
             f"diff {self.coverage_diff:.2%}, mean lift {self.mean_lift:+.2%}, "
-            f"mean day {self.mean_day:.1f}, {self.seconds:.1f} s"
+            f"mean day {self.mean_day:.1f}, decided between looks {self.between_looks}, "
+            f"{self.seconds:.1f} s"
         )
 
 
@@ -222,6 +225,9 @@ def run(case: Case, runs: int, *, seed: int = 0, first: int = 0, itt: bool | Non
         result.runs += 1
         result.decisions[report.decision.decision] += 1
         result.day_sum += day
+        look = getattr(report, "looks", {}).get(CHALLENGER)
+        if report.decision.decision != "extend" and look is not None:
+            result.between_looks += not look.decision_point
         test = _primary_test(report)
         true_diff, true_rel = world.truth(day)
         lo, hi = test.rel_lift_ci

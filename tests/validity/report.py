@@ -52,18 +52,19 @@ def row(case: Case, r: Result) -> str:
     diff = _pct(r.coverage_diff, r.se(r.coverage_diff, r.intervals)) if case in AB else "–"
     power = _pct(r.rollout, r.se(r.rollout)) if case in POWER else "–"
     lift = "–" if case.scenario.shift else f"{r.mean_lift:+.1%}"  # no lift over a zero mean
+    between = f"{r.between_looks / r.runs:.0%}" if LEDGER else "–"
     holds = "–" if case not in (*AA, *AB) else ("no" if failures(case, r) else "yes")
     return (
         f"| {case.name} | {r.runs:,} | {_pct(r.rollout, r.se(r.rollout))} | "
         f"{_pct(r.rollback, r.se(r.rollback))} | {coverage} | {diff} | {power} | "
-        f"{lift} | {r.mean_day:.1f} | {holds} |"
+        f"{lift} | {r.mean_day:.1f} | {between} | {holds} |"
     )
 
 
 HEADER = (
     "| scenario | runs | P(rollout_*) | P(rollback) | rel_lift_ci covers | diff_ci covers "
-    "| power | mean lift read | mean day read | bounds hold |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
+    "| power | mean lift read | mean day read | decided between looks | bounds hold |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
 )
 
 
