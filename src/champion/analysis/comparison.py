@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 from champion.analysis.aggregates import Cell, LatencyHistogram
 from champion.analysis.kinds import kind_of
@@ -198,6 +199,14 @@ def compare_cells(
     )
 
 
+class _CompareOptions(TypedDict):
+    """The keyword arguments :func:`compare_strata` passes on to :func:`compare_cells`."""
+
+    covariate: bool
+    alpha: float
+    alternative: str
+
+
 def compare_strata(
     metric: str,
     kind: str,
@@ -224,7 +233,7 @@ def compare_strata(
         for v, arms in strata.items()
         if arms.get(champion, Cell()).n >= least and arms.get(challenger, Cell()).n >= least
     }
-    options = {"covariate": covariate, "alpha": alpha, "alternative": alternative}
+    options: _CompareOptions = {"covariate": covariate, "alpha": alpha, "alternative": alternative}
     if len(usable) <= 1:
         if usable:
             arms = next(iter(usable.values()))

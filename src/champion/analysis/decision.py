@@ -33,6 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from champion.spec.models import DecisionRules
 
@@ -79,7 +80,7 @@ class Decision:
     variant: str | None = None
     per_challenger: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "decision": self.decision,
             "reasons": list(self.reasons),

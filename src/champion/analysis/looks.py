@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from champion.analysis.comparison import Comparison
 from champion.planner import make_plan, request_for_design
@@ -117,6 +118,29 @@ def max_information(
     return 1.0 / (v_c / plan.n_control + v_t / plan.n_treatment)
 
 
+class _Boundaries(TypedDict):
+    """The design's keyword arguments to the sequential boundaries and decision."""
+
+    alpha: float
+    spending: str
+    alternative: str
+
+
+class _LookCommon(TypedDict):
+    """The :class:`Look` fields :func:`plan_look` fills the same way on every path."""
+
+    looks: int
+    information: float
+    max_information: float
+    information_fraction: float
+    statistic: float
+    alpha: float
+    spending: str
+    alternative: str
+    planned: tuple[float, ...]
+    planned_boundaries: tuple[float, ...]
+
+
 def plan_look(
     c: Comparison,
     design: Design,
@@ -136,7 +160,11 @@ def plan_look(
     """
     looks = design.looks
     alpha = design.alpha / max(n_challengers, 1)
-    kw = {"alpha": alpha, "spending": design.spending, "alternative": design.alternative}
+    kw: _Boundaries = {
+        "alpha": alpha,
+        "spending": design.spending,
+        "alternative": design.alternative,
+    }
     planned = tuple(k / looks for k in range(1, looks + 1))
     planned_bounds = tuple(float(b) for b in sequential_boundaries(planned, **kw))
     mine = sorted((r for r in ledger if r.variant == variant), key=lambda r: r.index)
@@ -147,7 +175,7 @@ def plan_look(
     info = 1.0 / c.se**2 if usable else 0.0
     t = info / i_max
     z = c.test.statistic if usable else _NAN
-    common = {
+    common: _LookCommon = {
         "looks": looks,
         "information": info,
         "max_information": i_max,

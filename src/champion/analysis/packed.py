@@ -63,37 +63,39 @@ def install(con: Any) -> None:
         con.raw_sql(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
 
 
-@ibis.udf.scalar.builtin(name="hash")
+# Ibis' UDF decorators are untyped (no stubs), and it reads these annotations as Ibis dtypes:
+# hence the untyped-decorator, no-untyped-def and valid-type ignores.
+@ibis.udf.scalar.builtin(name="hash")  # type: ignore[untyped-decorator]
 def _hash(value) -> dt.uint64:  # type: ignore[no-untyped-def]
     """DuckDB's 64-bit hash of any value (a struct hashes all its fields)."""
 
 
-@ibis.udf.scalar.builtin(name="champion_first_key")
+@ibis.udf.scalar.builtin(name="champion_first_key")  # type: ignore[untyped-decorator]
 def _first_key(ts, h) -> dt.Decimal(38, 0):  # type: ignore[no-untyped-def,valid-type]
     """``ts << 64 | h`` (a HUGEINT; Ibis sees a 38-digit decimal)."""
 
 
-@ibis.udf.scalar.builtin(name="champion_first_key_desc")
+@ibis.udf.scalar.builtin(name="champion_first_key_desc")  # type: ignore[untyped-decorator]
 def _first_key_desc(ts, h) -> dt.Decimal(38, 0):  # type: ignore[no-untyped-def,valid-type]
     """``ts << 64 | (2^64 - 1 - h)``: its MIN holds the largest hash at the first instant."""
 
 
-@ibis.udf.scalar.builtin(name="champion_key_hash")
+@ibis.udf.scalar.builtin(name="champion_key_hash")  # type: ignore[untyped-decorator]
 def _key_hash(key) -> dt.uint64:  # type: ignore[no-untyped-def]
     """The hash packed into a key."""
 
 
-@ibis.udf.scalar.builtin(name="champion_key_hash_desc")
+@ibis.udf.scalar.builtin(name="champion_key_hash_desc")  # type: ignore[untyped-decorator]
 def _key_hash_desc(key) -> dt.uint64:  # type: ignore[no-untyped-def]
     """The hash packed into a descending key."""
 
 
-@ibis.udf.scalar.builtin(name="champion_key_ts")
+@ibis.udf.scalar.builtin(name="champion_key_ts")  # type: ignore[untyped-decorator]
 def _key_ts(key) -> dt.timestamp:  # type: ignore[no-untyped-def]
     """The instant packed into a key, for exposures whose ``ts`` has no zone."""
 
 
-@ibis.udf.scalar.builtin(name="champion_key_tstz")
+@ibis.udf.scalar.builtin(name="champion_key_tstz")  # type: ignore[untyped-decorator]
 def _key_tstz(key) -> dt.Timestamp(timezone="UTC"):  # type: ignore[no-untyped-def,valid-type]
     """The instant packed into a key, for exposures whose ``ts`` is zoned."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 from champion.analysis.comparison import Comparison
 from champion.errors import InvalidArgument
@@ -87,8 +88,18 @@ def _observed_request(
     return request, mde, relative
 
 
+class _PowerOptions(TypedDict):
+    """The keyword arguments :func:`_power_now` passes to both power functions."""
+
+    relative: bool
+    alpha: float
+    ratio: float
+    alternative: str
+    n_challengers: int
+
+
 def _power_now(req: PlanRequest, n_c: float) -> float:
-    common = {
+    common: _PowerOptions = {
         "relative": req.relative,
         "alpha": req.alpha,
         "ratio": req.ratio,

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, MetricAggregates
 from champion.analysis.comparison import (
@@ -114,7 +114,7 @@ class Report:
     def primary(self) -> MetricResult:
         return self.metrics[0]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN and infinities as None); shape in docs/analysis.md."""
         from champion.analysis.readout_json import report_to_dict
 

@@ -315,4 +315,5 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         },
         "warnings": list(report.warnings),
     }
-    return clean(out)
+    cleaned: dict[str, Any] = clean(out)  # a dict stays a dict
+    return cleaned

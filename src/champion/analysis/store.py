@@ -102,7 +102,8 @@ class EventStore:
         table = self._run(self.con.to_pyarrow, expr)
         self.queries += 1
         self.rows_fetched += table.num_rows
-        return table.to_pylist()
+        rows: list[dict[str, Any]] = table.to_pylist()  # a pyarrow Table's rows
+        return rows
 
     @contextmanager
     def materialized(self, expr: ir.Table) -> Iterator[ir.Table]:
