@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from champion.analysis.aggregate import HISTOGRAM_EDGES, load_analysis_data
+from champion.analysis.aggregate import HISTOGRAM_EDGES, UNIT_BUCKETS, load_analysis_data
 from champion.analysis.aggregates import AnalysisData, Cell
 from champion.analysis.store import open_store
 from champion.errors import InvalidArgument, NoExposures
 from champion.events import Exposure, Outcome, open_writer
 from tests.analysis._events import Truth, make_spec, write_experiment
-from tests.analysis._oracle import Oracle, close, compute
+from tests.analysis._oracle import Oracle, close, compute, histogram_bins, read_events
 
 SPEC = make_spec()
 AS_OF = datetime(2024, 5, 6, 12, tzinfo=UTC)  # mid-experiment: later events are ignored
@@ -108,6 +110,45 @@ def test_serving_stats_match_the_oracle(loaded) -> None:
         assert {i: c for i, c in enumerate(counts) if c} == oracle.latency_bins[variant]
 
 
+def _bucket(unit_id: str) -> int:
+    """A unit's bucket by hand: the first two hex digits of MD5(unit_id), modulo 64."""
+    return int(hashlib.md5(unit_id.encode()).hexdigest()[:2], 16) % 64
+
+
+@pytest.fixture(scope="module")
+def requests_by_bucket(flawed: tuple[Path, Truth]) -> pd.DataFrame:
+    """The counted requests (the oracle's rule) with their unit's bucket and latency bin."""
+    ex = read_events(flawed[0], "exposures")
+    ex = ex[(ex["experiment"].astype(str) == SPEC.name) & ex["exposed"] & (ex["ts"] <= AS_OF)]
+    timed = ex["latency_ms"].notna()
+    bins = pd.Series(pd.NA, index=ex.index, dtype="Int64")
+    bins[timed] = histogram_bins(ex.loc[timed, "latency_ms"].to_numpy())
+    return pd.DataFrame(
+        {
+            "variant": ex["variant"].astype(str),
+            "bucket": [_bucket(u) for u in ex["unit_id"]],
+            "bin": bins,
+            "error": ex["error"].notna(),
+        }
+    )
+
+
+def test_serving_sums_per_unit_bucket_match_the_oracle(loaded, requests_by_bucket) -> None:
+    s = loaded[0].serving
+    frame = requests_by_bucket
+    assert s.unit_buckets == UNIT_BUCKETS == 64
+    per_bucket = frame.groupby(["variant", "bucket"]).agg(n=("error", "size"), e=("error", "sum"))
+    for variant in frame["variant"].unique():
+        expected = per_bucket.loc[variant].reindex(range(64), fill_value=0)
+        assert s.bucket_requests[variant] == tuple(expected["n"])
+        assert s.bucket_errors[variant] == tuple(expected["e"])
+        assert sum(s.bucket_requests[variant]) == s.requests[variant]
+        cells = frame[frame["bin"].notna() & (frame["variant"] == variant)]
+        counted = cells.groupby(["bucket", "bin"]).size()
+        assert s.bucket_latency[variant] == tuple((b, k, c) for (b, k), c in counted.items())
+    assert len({b for b, _, _ in s.bucket_latency["v1"]}) > 50  # units spread over buckets
+
+
 def test_a_quantile_metric_carries_a_histogram_of_unit_values(loaded) -> None:
     data, oracle, _, _ = loaded
     hist = data.metrics["load_seconds"].histogram
@@ -133,17 +174,18 @@ def test_a_quantile_metric_carries_a_histogram_per_segment_value(loaded) -> None
     assert data.metrics["converted"].segment_histograms == ()
 
 
-def test_only_aggregated_rows_are_fetched(loaded) -> None:
+def test_only_aggregated_rows_are_fetched(loaded, requests_by_bucket) -> None:
     """On DuckDB three queries plus one per quantile metric, each row a group: a distinct
     payload (the packed plan's dictionary), a (payload, day) cell of analysed units or a
-    payload of units seen in two variants, a latency bin or a unit-value bin."""
+    payload of units seen in two variants, a (variant, unit bucket, latency bin) of requests
+    or a unit-value bin."""
     _, oracle, queries, rows = loaded
-    latency_bins = sum(len(b) for b in oracle.latency_bins.values())
+    serving = requests_by_bucket.groupby(["variant", "bucket", "bin"], dropna=False).ngroups
     unit_bins = oracle.payload_unit_bins["load_seconds"]
     assert queries == 4
-    assert rows == oracle.payloads + oracle.packed_groups + latency_bins + unit_bins
+    assert rows == oracle.payloads + oracle.packed_groups + serving + unit_bins
     days = len({key.day for key in oracle.cells["revenue"]})
-    bound = oracle.payloads * (2 + days) + 2 * 2 * len(HISTOGRAM_EDGES)
+    bound = oracle.payloads * (2 + days) + 2 * len(HISTOGRAM_EDGES) * (1 + UNIT_BUCKETS)
     assert rows <= bound  # whatever the units
 
 
@@ -314,6 +356,17 @@ def test_latency_bins_and_errors_count_every_request_by_its_own_variant(tmp_path
     # last; the request without a latency is in no bin
     assert bins == {"v1": {400: 2}, "v2": {800: 1, 0: 1, 1399: 1}}
     assert serving.latency.edges[400] == 1.0
+    # per unit bucket (md5 hex "0cc175b9...", "92eb5ffe...", "4a8a08f0..." -> 12, 18, 10):
+    a, b, c = _bucket("a"), _bucket("b"), _bucket("c")
+    assert (a, b, c) == (12, 18, 10)
+    requests = {v: {k: n for k, n in enumerate(r) if n} for v, r in serving.bucket_requests.items()}
+    errors = {v: {k: n for k, n in enumerate(e) if n} for v, e in serving.bucket_errors.items()}
+    assert requests == {"v1": {a: 2}, "v2": {a: 1, b: 2, c: 1}}
+    assert errors == {"v1": {}, "v2": {a: 1, b: 1}}
+    assert serving.bucket_latency == {
+        "v1": ((a, 400, 2),),
+        "v2": tuple(sorted([(a, 800, 1), (b, 0, 1), (c, 1399, 1)])),
+    }
 
 
 def test_a_quantile_metric_is_read_out_per_segment_against_an_oracle(loaded) -> None:

@@ -66,11 +66,27 @@ def test_an_estimate_above_the_max_without_evidence_warns_and_blocks_a_rollout()
     assert any("latency_p95_ms" in r for r in report.decision.reasons)
 
 
+def test_an_estimate_within_the_max_without_evidence_warns_and_blocks_a_rollout():
+    """Pass needs the one-sided upper bound at or below the max, not just the estimate: an
+    error rate of 0.87% under a 1% max with an upper bound of 1.04% warns (it used to pass)."""
+    sim = Sim(seed=50, n=6_000, fraud_lift=1.5, error_rate={"v1_3": 0.002, "v2_0": 0.0085})
+    _, report = run(sim)
+    (g,) = checks(report, "error_rate")
+    assert g.value < 0.01 < g.bound[1]
+    assert g.status == "warn"
+    assert "within the max 0.01, not yet with evidence" in g.evidence
+    assert report.decision.decision == "extend"
+    assert any(r.startswith("guardrail: error_rate") for r in report.decision.reasons)
+
+
 @pytest.mark.parametrize(
     ("n", "rate", "status"),
     [(5_000, 0.012, "warn"), (20_000, 0.014, "fail"), (5_000, 0.005, "pass")],
 )
 def test_error_rate_bound_is_the_wilson_interval_of_the_requests(n, rate, status):
+    """Serving sums without unit buckets (the simulation draws requests independently) are
+    read as independent requests: Wilson on errors / requests. With buckets, see
+    test_guardrails_clustered.py. (5,000, 0.005) passes on its upper bound, below 0.01."""
     sim = Sim(seed=44, n=n, error_rate={"v1_3": 0.002, "v2_0": rate})
     units, report = run(sim)
     (g,) = checks(report, "error_rate")

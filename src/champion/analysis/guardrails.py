@@ -1,12 +1,13 @@
 """Guardrails: lines a challenger must not cross, each checked with its evidence in words.
 
 Absolute bounds (``max: 200`` on latency_p95_ms) use the challenger's value and its one-sided
-``1 - alpha`` confidence bounds:
+``1 - alpha`` confidence bounds; ``pass`` needs evidence too, not just a good estimate:
 
+- ``pass``: the one-sided bound on the near side is inside the limit (for a max, the upper
+  bound is at or below the max; for a min, the lower bound is at or above the min);
 - ``fail``: the bound is crossed with evidence: the whole one-sided interval lies beyond it
-  (for a max, the lower confidence bound is above the max);
-- ``warn``: the estimate is beyond the bound but the interval still reaches back inside;
-- ``pass``: the estimate is within the bound.
+  (for a max, the lower bound is above the max);
+- ``warn``: neither, yet: the interval reaches both sides of the limit (or has no end).
 
 Non-inferiority margins (``non_inferiority_margin: 0.005``) compare challenger and champion in
 the metric's direction (latency and error rate: lower is better):
@@ -16,6 +17,16 @@ the metric's direction (latency and error rate: lower is better):
 - ``inconclusive``: neither, yet.
 
 A ``fail`` rolls back; a ``warn`` or ``inconclusive`` blocks a rollout (the decision waits).
+
+Request-level guardrails (``error_rate``, ``latency_*_ms``) count requests, but a unit's
+requests are alike, so their variance is taken per unit: the serving sums come split into
+buckets of units (a hash of ``unit_id``), and the spread between buckets sets the variance
+(``champion.stats.clustered``): the error rate is a ratio of per-bucket sums (delta method;
+the Clopper-Pearson interval at the effective sample size), a latency quantile has its
+order-statistic interval at the effective sample size, the latency mean is a ratio over
+buckets (Student's t on 63 df), and their non-inferiority margins compare arms with these
+variances. Serving sums without buckets (built by hand) are read as independent requests
+(Wilson, order statistics, Welch), and the evidence says so.
 """
 
 from __future__ import annotations
@@ -23,16 +34,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import TypedDict
 
-from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram
+import numpy as np
+
+from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, ServingStats
 from champion.errors import InvalidArgument
 from champion.spec.models import BUILTIN_GUARDRAIL_METRICS, Guardrail, Metric
 from champion.stats._normal import z_quantile
+from champion.stats.clustered import (
+    cluster_ratio_stats,
+    clustered_histogram_mean,
+    clustered_quantile,
+    clustered_quantile_difference,
+    clustered_rate_ci,
+)
 from champion.stats.drift import proportion_ci
-from champion.stats.frequentist import welch_test
+from champion.stats.frequentist import t_quantile, welch_test
 from champion.stats.noninferiority import noninferiority_mean, noninferiority_proportion
 from champion.stats.quantile import histogram_mean, histogram_quantile, quantile_difference
 from champion.stats.ratio import ratio_test, ratio_variance
+from champion.stats.sufficient import RatioStats
 
 __all__ = ["BLOCKING", "FAIL", "GuardrailCheck", "check_guardrails"]
 
@@ -40,6 +63,7 @@ FAIL = "fail"
 BLOCKING = ("warn", "inconclusive")
 _QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
 _NAN = float("nan")
+_INDEPENDENT = "requests taken as independent: no per-unit sums"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,28 +82,81 @@ class GuardrailCheck:
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """Where a guardrail's numbers come from, per variant."""
+    """Where a guardrail's numbers come from, per variant.
 
-    kind: str  # proportion, mean, ratio, quantile, histogram_mean
+    ``kind``: proportion, mean, ratio, quantile, histogram_mean (per unit or independent
+    values), or clustered_rate, clustered_mean (request-level, ratios over unit buckets in
+    ``clusters``); a quantile with ``buckets`` has one histogram per unit bucket.
+    """
+
+    kind: str
     direction: str
     cells: dict[str, Cell] | None = None
     histogram: LatencyHistogram | None = None
     q: float = 0.5
     unit: str = ""
+    clusters: dict[str, RatioStats] | None = None
+    buckets: dict[str, np.ndarray] | None = None
+    note: str = ""  # how the variance was taken, for the evidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """One variant's value: count, estimate, one-sided bounds, and a note for the evidence."""
+
+    n: float
+    estimate: float
+    lower: float
+    upper: float
+    note: str = ""
+
+
+_NO_VALUE = _Value(0.0, _NAN, _NAN, _NAN)
+
+
+def _bucket_histograms(serving: ServingStats, bins: int) -> dict[str, np.ndarray]:
+    """variant -> latency counts of shape (unit buckets, bins)."""
+    out = {}
+    size = serving.unit_buckets * bins
+    for variant, cells in serving.bucket_latency.items():
+        flat = np.fromiter(chain.from_iterable(cells), np.int64, 3 * len(cells))
+        b, k, c = flat.reshape(-1, 3).T
+        counts = np.bincount(b * bins + k, weights=c, minlength=size)
+        out[variant] = counts.reshape(serving.unit_buckets, bins)
+    return out
+
+
+def _serving_source(name: str, serving: ServingStats) -> _Source:
+    hist = serving.latency
+    buckets = serving.unit_buckets
+    if name == "error_rate":
+        if not buckets:
+            cells = {
+                v: Cell(n=float(n), sum_y=float(serving.errors.get(v, 0)))
+                for v, n in serving.requests.items()
+            }
+            return _Source("proportion", "lower", cells=cells, note=_INDEPENDENT)
+        clusters = {
+            v: cluster_ratio_stats(serving.bucket_errors.get(v, (0,) * len(r)), r)
+            for v, r in serving.bucket_requests.items()
+        }
+        return _Source("clustered_rate", "lower", clusters=clusters)
+    per_bucket = _bucket_histograms(serving, len(hist.edges) - 1) if buckets else None
+    note = "" if buckets else _INDEPENDENT
+    if name in _QUANTILES:
+        q = _QUANTILES[name]
+        return _Source(
+            "quantile", "lower", histogram=hist, q=q, unit=" ms", buckets=per_bucket, note=note
+        )
+    if per_bucket is None:
+        return _Source("histogram_mean", "lower", histogram=hist, unit=" ms", note=note)
+    clusters = {v: clustered_histogram_mean(hist.edges, c) for v, c in per_bucket.items()}
+    return _Source("clustered_mean", "lower", clusters=clusters, unit=" ms")
 
 
 def _source(g: Guardrail, data: AnalysisData, metrics: dict[str, Metric]) -> _Source:
-    hist = data.serving.latency
-    if g.name in _QUANTILES:
-        return _Source("quantile", "lower", histogram=hist, q=_QUANTILES[g.name], unit=" ms")
-    if g.name == "latency_mean_ms":
-        return _Source("histogram_mean", "lower", histogram=hist, unit=" ms")
-    if g.name == "error_rate":
-        cells = {
-            v: Cell(n=float(n), sum_y=float(data.serving.errors.get(v, 0)))
-            for v, n in data.serving.requests.items()
-        }
-        return _Source("proportion", "lower", cells=cells)
+    if g.name in _QUANTILES or g.name in ("latency_mean_ms", "error_rate"):
+        return _serving_source(g.name, data.serving)
     agg = data.metrics.get(g.name)
     if agg is None:
         known = sorted({*data.metrics, *BUILTIN_GUARDRAIL_METRICS})
@@ -95,36 +172,64 @@ def _source(g: Guardrail, data: AnalysisData, metrics: dict[str, Metric]) -> _So
     return _Source(kind, direction, cells=agg.overall())
 
 
-def _value(src: _Source, variant: str, alpha: float) -> tuple[float, float, float, float]:
+def _clustered_note(clusters: float, deff: float | None = None) -> str:
+    text = f"variance per unit from {clusters:g} unit buckets"
+    if deff is None:
+        return text
+    return f"{text}, design effect {'n/a' if math.isnan(deff) else f'{deff:.2f}'}"
+
+
+def _value(src: _Source, variant: str, alpha: float) -> _Value:
     """n, estimate and one-sided 1 - alpha lower and upper bounds of one variant's value."""
+    if src.kind in ("clustered_rate", "clustered_mean"):
+        stats = (src.clusters or {}).get(variant)
+        if stats is None or stats.sum_den == 0:
+            return _NO_VALUE
+        if src.kind == "clustered_rate":
+            r = clustered_rate_ci(stats, alpha=2 * alpha)
+            note = _clustered_note(r.clusters, r.design_effect)
+            return _Value(r.n, r.rate, *r.ci, note)
+        mean, var = stats.sum_num / stats.sum_den, ratio_variance(stats)
+        lo, hi = _normal_bounds(mean, var, 1.0, alpha, df=stats.n - 1)
+        return _Value(stats.sum_den, mean, lo, hi, _clustered_note(stats.n))
     if src.kind in ("quantile", "histogram_mean"):
         counts = src.histogram.counts.get(variant) if src.histogram is not None else None
         if not counts or sum(counts) == 0:
-            return 0.0, _NAN, _NAN, _NAN
+            return _NO_VALUE
         assert src.histogram is not None
         if src.kind == "quantile":
-            q = histogram_quantile(src.histogram.edges, counts, src.q, alpha=2 * alpha)
-            return q.n, q.estimate, q.ci[0], q.ci[1]
+            per_bucket = (src.buckets or {}).get(variant)
+            if per_bucket is not None:
+                c = clustered_quantile(src.histogram.edges, per_bucket, src.q, alpha=2 * alpha)
+                return _Value(c.n, c.estimate, *c.ci, _clustered_note(c.clusters, c.design_effect))
+            e = histogram_quantile(src.histogram.edges, counts, src.q, alpha=2 * alpha)
+            return _Value(e.n, e.estimate, *e.ci, src.note)
         m = histogram_mean(src.histogram.edges, counts)
-        return m.n, m.mean, *_normal_bounds(m.mean, m.variance, m.n, alpha)
+        return _Value(m.n, m.mean, *_normal_bounds(m.mean, m.variance, m.n, alpha), src.note)
     cell = (src.cells or {}).get(variant)
     if cell is None or cell.n < 1:
-        return 0.0, _NAN, _NAN, _NAN
+        return _NO_VALUE
     if src.kind == "proportion":
-        r = proportion_ci(cell.sum_y, cell.n, alpha=2 * alpha)
-        return cell.n, r.rate, r.ci[0], r.ci[1]
+        p = proportion_ci(cell.sum_y, cell.n, alpha=2 * alpha)
+        return _Value(cell.n, p.rate, *p.ci, src.note)
     if src.kind == "ratio":
         stats = cell.ratio()
         var = ratio_variance(stats) * cell.n
-        return cell.n, stats.ratio, *_normal_bounds(stats.ratio, var, cell.n, alpha)
+        return _Value(cell.n, stats.ratio, *_normal_bounds(stats.ratio, var, cell.n, alpha))
     m = cell.mean()
-    return cell.n, m.mean, *_normal_bounds(m.mean, m.variance, m.n, alpha)
+    return _Value(cell.n, m.mean, *_normal_bounds(m.mean, m.variance, m.n, alpha))
 
 
-def _normal_bounds(mean: float, var: float, n: float, alpha: float) -> tuple[float, float]:
-    if n < 2 or math.isnan(var) or math.isnan(mean):
+def _normal_bounds(
+    mean: float, var: float, n: float, alpha: float, df: float | None = None
+) -> tuple[float, float]:
+    """``mean ∓ crit sqrt(var / n)``: crit the normal quantile, or Student's with ``df``."""
+    if (df is None and n < 2) or (df is not None and df < 1):
         return _NAN, _NAN
-    half = z_quantile(1 - alpha) * math.sqrt(var / n)
+    if math.isnan(var) or math.isnan(mean):
+        return _NAN, _NAN
+    crit = z_quantile(1 - alpha) if df is None else t_quantile(1 - alpha, df)
+    half = crit * math.sqrt(var / n)
     return mean - half, mean + half
 
 
@@ -137,8 +242,9 @@ def _bound_check(
 ) -> GuardrailCheck:
     limit = g.max if side == "max" else g.min
     assert limit is not None
-    n, est, lo, hi = _value(src, variant, alpha)
-    champ = _value(src, champion, alpha)[1]
+    v = _value(src, variant, alpha)
+    n, est, lo, hi = v.n, v.estimate, v.lower, v.upper
+    champ = _value(src, champion, alpha).estimate
     rule = f"{side} {limit:g}"
     level = f"{1 - alpha:.0%}"
     name, u = g.name, src.unit
@@ -146,41 +252,69 @@ def _bound_check(
         return GuardrailCheck(
             name, variant, rule, "no_data", est, champ, (lo, hi), f"{name}: no data for {variant}"
         )
-    beyond_est = est > limit if side == "max" else est < limit
-    evidence_bound = lo if side == "max" else hi
-    beyond_all = evidence_bound > limit if side == "max" else evidence_bound < limit
-    word = "above" if side == "max" else "below"
+    # for a max, the far bound is the lower one (evidence of crossing), the near the upper
+    far, near = (lo, hi) if side == "max" else (hi, lo)
+    far_word, near_word = ("lower", "upper") if side == "max" else ("upper", "lower")
+    beyond = "above" if side == "max" else "below"
+    inside = "at or below" if side == "max" else "at or above"
     base = f"{name} of {variant} is {_fmt(est, u)} (champion {_fmt(champ, u)})"
-    if beyond_all:
+    crossed = far > limit if side == "max" else far < limit
+    kept = near <= limit if side == "max" else near >= limit
+    if crossed:
         status = FAIL
-        which = "lower" if side == "max" else "upper"
         text = (
-            f"{base}: {word} the {rule} with evidence, its one-sided {level} {which} "
-            f"bound {_fmt(evidence_bound, u)} is {word} {limit:g}"
+            f"{base}: {beyond} the {rule} with evidence, its one-sided {level} {far_word} "
+            f"bound {_fmt(far, u)} is {beyond} {limit:g}"
         )
-    elif beyond_est:
-        status = "warn"
-        text = (
-            f"{base}: {word} the {rule}, not yet with evidence (one-sided {level} "
-            f"bounds {_fmt(lo, u)} to {_fmt(hi, u)})"
-        )
-    else:
+    elif kept:
         status = "pass"
         text = (
-            f"{base}: within the {rule} (one-sided {level} bounds {_fmt(lo, u)} to {_fmt(hi, u)})"
+            f"{base}: within the {rule} with evidence, its one-sided {level} {near_word} "
+            f"bound {_fmt(near, u)} is {inside} {limit:g}"
         )
+    else:
+        status = "warn"
+        estimate_beyond = est > limit if side == "max" else est < limit
+        where = f"{beyond} the {rule}" if estimate_beyond else f"within the {rule}"
+        text = (
+            f"{base}: {where}, not yet with evidence (one-sided {level} bounds "
+            f"{_fmt(lo, u)} to {_fmt(hi, u)})"
+        )
+    if v.note:
+        text += f"; {v.note}"
     return GuardrailCheck(name, variant, rule, status, est, champ, (lo, hi), text)
 
 
-def _difference_bounds(src: _Source, champion: str, variant: str, alpha: float):
+class _MarginFree(TypedDict):
+    """The keyword arguments :func:`_difference_bounds` passes to every test."""
+
+    alpha: float
+
+
+def _difference_bounds(
+    src: _Source, champion: str, variant: str, alpha: float
+) -> tuple[float, float, float, tuple[float, float]] | None:
     """Difference (variant - champion), its one-sided bounds and the NI p-values if any."""
-    margin_free = {"alpha": 2 * alpha}
+    margin_free: _MarginFree = {"alpha": 2 * alpha}
+    if src.kind in ("clustered_rate", "clustered_mean"):
+        clusters = src.clusters or {}
+        s_c, s_t = clusters.get(champion), clusters.get(variant)
+        if s_c is None or s_t is None or s_c.n < 2 or s_t.n < 2:
+            return None
+        r = ratio_test(s_c, s_t, **margin_free)
+        return r.control, r.treatment, r.diff, r.diff_ci
     if src.kind == "quantile" and src.histogram is not None:
         hist = src.histogram
         c, t = hist.counts.get(champion), hist.counts.get(variant)
         if not c or not t:
             return None
-        r = quantile_difference(hist.edges, c, t, src.q, **margin_free)
+        per_bucket = src.buckets or {}
+        if champion in per_bucket and variant in per_bucket:
+            r = clustered_quantile_difference(
+                hist.edges, per_bucket[champion], per_bucket[variant], src.q, **margin_free
+            )
+        else:
+            r = quantile_difference(hist.edges, c, t, src.q, **margin_free)
         return r.control, r.treatment, r.diff, r.diff_ci
     if src.kind == "histogram_mean" and src.histogram is not None:
         hist = src.histogram
@@ -193,11 +327,11 @@ def _difference_bounds(src: _Source, champion: str, variant: str, alpha: float):
         r = welch_test(m_c.mean, m_c.variance, m_c.n, m_t.mean, m_t.variance, m_t.n, **margin_free)
         return r.control, r.treatment, r.diff, r.diff_ci
     cells = src.cells or {}
-    c, t = cells.get(champion), cells.get(variant)
-    if c is None or t is None or c.n < 2 or t.n < 2:
+    cell_c, cell_t = cells.get(champion), cells.get(variant)
+    if cell_c is None or cell_t is None or cell_c.n < 2 or cell_t.n < 2:
         return None
     if src.kind == "ratio":
-        r = ratio_test(c.ratio(), t.ratio(), **margin_free)
+        r = ratio_test(cell_c.ratio(), cell_t.ratio(), **margin_free)
         return r.control, r.treatment, r.diff, r.diff_ci
     return None
 
@@ -226,16 +360,9 @@ def _noninferiority(
         else:
             m_c, m_t = c.mean(), t.mean()
             r = noninferiority_mean(
-                m_c.mean,
-                m_c.variance,
-                m_c.n,
-                m_t.mean,
-                m_t.variance,
-                m_t.n,
-                margin=margin,
-                direction=d,
-                alpha=alpha,
-            )
+                m_c.mean, m_c.variance, m_c.n, m_t.mean, m_t.variance, m_t.n,
+                margin=margin, direction=d, alpha=alpha,
+            )  # fmt: skip
             champ, chall = m_c.mean, m_t.mean
         diff, p_ni = r.diff, r.p_value
         p_fail = 1.0 - p_ni if not math.isnan(p_ni) else _NAN  # the opposite one-sided test
@@ -245,16 +372,8 @@ def _noninferiority(
     else:
         got = _difference_bounds(src, champion, variant, alpha)
         if got is None:
-            return GuardrailCheck(
-                name,
-                variant,
-                rule,
-                "no_data",
-                _NAN,
-                _NAN,
-                (_NAN, _NAN),
-                f"{name}: not enough data to compare {variant}",
-            )
+            text = f"{name}: not enough data to compare {variant}"
+            return GuardrailCheck(name, variant, rule, "no_data", _NAN, _NAN, (_NAN, _NAN), text)
         champ, chall, diff, bounds = got
         lo, hi = bounds
         shown = lo > -margin if d == "higher" else hi < margin
@@ -279,6 +398,10 @@ def _noninferiority(
         text = f"{base}: non-inferiority within {margin:g} not shown yet"
     if worse and not math.isnan(p_fail):
         text += f" (p = {p_fail:.2g})"
+    if src.kind in ("clustered_rate", "clustered_mean") or src.buckets:
+        text += "; variance per unit from unit buckets"
+    elif src.note:
+        text += f"; {src.note}"
     return GuardrailCheck(name, variant, rule, status, diff, champ, (lo, hi), text)
 
 

@@ -24,6 +24,15 @@ from champion.stats.bayes import (
     prob_best_beta,
     prob_best_normal,
 )
+from champion.stats.clustered import (
+    ClusteredQuantile,
+    ClusteredRate,
+    cluster_ratio_stats,
+    clustered_histogram_mean,
+    clustered_quantile,
+    clustered_quantile_difference,
+    clustered_rate_ci,
+)
 from champion.stats.contingency import chi_square, srm
 from champion.stats.cuped import CupedResult, cuped
 from champion.stats.drift import (
@@ -81,6 +90,8 @@ from champion.stats.sufficient import CovariateStats, MeanStats, ProportionStats
 __all__ = [
     "BayesResult",
     "ChiSquareResult",
+    "ClusteredQuantile",
+    "ClusteredRate",
     "ConfidenceSequence",
     "CovariateStats",
     "CupedResult",
@@ -107,6 +118,11 @@ __all__ = [
     "chance_to_beat",
     "chance_to_beat_mean",
     "chi_square",
+    "cluster_ratio_stats",
+    "clustered_histogram_mean",
+    "clustered_quantile",
+    "clustered_quantile_difference",
+    "clustered_rate_ci",
     "cohens_d",
     "cohens_h",
     "combine_strata",
