@@ -39,6 +39,7 @@ from champion.analysis.attribution import (
     plan_metrics,
     unit_values,
 )
+from champion.analysis.kinds import kind_of
 from champion.analysis.store import EventStore
 from champion.errors import InvalidArgument, NoExposures
 from champion.spec.models import Experiment
@@ -104,7 +105,7 @@ def load_analysis_data(
         variants = list(dict.fromkeys([*spec.variants, *sorted({r["variant"] for r in grouped})]))
         aggregates = _metric_aggregates(grouped, plans, segments)
         for p in plans:
-            if p.metric.kind == "quantile":
+            if kind_of(p.metric.kind).from_histogram:
                 query = _unit_histogram_query(per_unit, p, len(segments), moment)
                 bins = _decoded(store.fetch(query), decode, len(segments))
                 aggregates[p.metric.name] = MetricAggregates(
@@ -233,15 +234,47 @@ def _decoded(
     return out
 
 
+#: Units split into this many buckets by a hash of ``unit_id``: the serving sums per bucket
+#: give request-level guardrails a variance per unit (each bucket sums independent units).
+UNIT_BUCKETS = 64
+_HEX_DIGITS = "0123456789abcdef"
+
+
+# Ibis' UDF decorators are untyped (no stubs), and a builtin UDF has no Python body.
+@ibis.udf.scalar.builtin(name="md5")  # type: ignore[untyped-decorator]
+def _md5(value: str) -> str:  # type: ignore[empty-body]
+    """The engine's MD5 of a string as 32 lowercase hex digits (DuckDB, PostgreSQL, Spark)."""
+
+
+def _unit_bucket(unit_id: ir.StringValue) -> ir.IntegerValue:
+    """The unit's bucket in [0, 64): the first two hex digits of MD5(unit_id) modulo 64, the
+    same on every engine and in Python (``int(md5(id).hexdigest()[:2], 16) % 64``)."""
+    digest = _md5(unit_id.cast("string"))
+    digits = ibis.literal(_HEX_DIGITS)
+    high, low = digits.find(digest.substr(0, 1)), digits.find(digest.substr(1, 1))
+    return ((high % (UNIT_BUCKETS // 16)) * 16 + low).cast("int64")
+
+
 def _serving_query(exposed: ir.Table) -> ir.Table:
-    """Every counted request by its own variant: counts, failures, latency bins, first/last."""
-    return exposed.group_by(
-        variant=exposed.variant, bin=histogram_bin(exposed.latency_ms)
+    """Every counted request by its own variant and its unit's bucket: counts, failures,
+    latency bins. At most variants x buckets x bins rows, whatever the traffic. The first and
+    last exposure (health) stay only on the rows that hold them: converting a timestamp per
+    row to Python would cost more than the query."""
+    grouped = exposed.group_by(
+        variant=exposed.variant,
+        bucket=_unit_bucket(exposed.unit_id),
+        bin=histogram_bin(exposed.latency_ms),
     ).aggregate(
         requests=exposed.count(),
         errors=exposed.error.count(),
         first=exposed.ts.min(),
         last=exposed.ts.max(),
+    )
+    first, last = grouped["first"], grouped["last"]
+    instant = first.type().copy(nullable=True)
+    return grouped.mutate(
+        first=(first == first.min()).ifelse(first, ibis.null(instant)),
+        last=(last == last.max()).ifelse(last, ibis.null(instant)),
     )
 
 
@@ -379,11 +412,40 @@ def _histogram(rows: list[dict[str, Any]], variants: list[str]) -> dict[str, tup
 
 
 def _serving(rows: list[dict[str, Any]], variants: list[str]) -> ServingStats:
-    requests = dict.fromkeys(variants, 0)
-    errors = dict.fromkeys(variants, 0)
+    """Per variant: totals, the latency histogram, and the same sums per unit bucket."""
+    sums: dict[str, _VariantServing] = {v: _VariantServing() for v in variants}
     for r in rows:
-        requests[r["variant"]] = requests.get(r["variant"], 0) + int(r["requests"])
-        errors[r["variant"]] = errors.get(r["variant"], 0) + int(r["errors"])
+        s = sums.get(r["variant"]) or sums.setdefault(r["variant"], _VariantServing())
+        n, e, b, k = r["requests"], r["errors"], r["bucket"], r["bin"]
+        s.requests += n
+        s.errors += e
+        if k is not None:
+            s.histogram[k] += n
+        if b is None:  # no unit id: in the totals, in no bucket
+            continue
+        s.bucket_requests[b] += n
+        s.bucket_errors[b] += e
+        if k is not None:
+            s.cells.append((b, k, n))
     return ServingStats(
-        requests, errors, LatencyHistogram(HISTOGRAM_EDGES, _histogram(rows, variants))
+        {v: s.requests for v, s in sums.items()},
+        {v: s.errors for v, s in sums.items()},
+        LatencyHistogram(HISTOGRAM_EDGES, {v: tuple(s.histogram) for v, s in sums.items()}),
+        unit_buckets=UNIT_BUCKETS,
+        bucket_requests={v: tuple(s.bucket_requests) for v, s in sums.items()},
+        bucket_errors={v: tuple(s.bucket_errors) for v, s in sums.items()},
+        bucket_latency={v: tuple(sorted(s.cells)) for v, s in sums.items()},
     )
+
+
+class _VariantServing:
+    """One variant's serving sums while the rows are read."""
+
+    __slots__ = ("bucket_errors", "bucket_requests", "cells", "errors", "histogram", "requests")
+
+    def __init__(self) -> None:
+        self.requests = self.errors = 0
+        self.histogram = [0] * _BINS
+        self.bucket_requests = [0] * UNIT_BUCKETS
+        self.bucket_errors = [0] * UNIT_BUCKETS
+        self.cells: list[tuple[int, int, int]] = []

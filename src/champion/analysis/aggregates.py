@@ -156,11 +156,24 @@ class LatencyHistogram:
 
 @dataclass(frozen=True, slots=True)
 class ServingStats:
-    """Per variant: exposed requests, requests whose model failed, latency distribution."""
+    """Per variant: exposed requests, requests whose model failed, latency distribution.
+
+    A unit's requests are alike (one user's network, one user's inputs), so request-level
+    guardrails need their variance per unit. Units are split into ``unit_buckets`` buckets
+    by a hash of ``unit_id``; each bucket sums independent units, so the spread between
+    buckets gives a variance that respects the clustering. Per variant and bucket:
+    ``bucket_requests[v][b]``, ``bucket_errors[v][b]``, and ``bucket_latency[v]`` as
+    (bucket, bin, requests) triples of the non-empty cells of the latency histogram.
+    ``unit_buckets == 0``: no per-bucket sums (requests can only be taken as independent).
+    """
 
     requests: dict[str, int]
     errors: dict[str, int]
     latency: LatencyHistogram
+    unit_buckets: int = 0
+    bucket_requests: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    bucket_errors: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    bucket_latency: dict[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

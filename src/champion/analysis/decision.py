@@ -16,9 +16,10 @@ Per challenger, the first rule that applies wins:
    relative lift > ``full_rollout_lift`` -> ``rollout_full``;
    >= ``gradual_rollout_lift`` -> ``rollout_gradual``; below -> ``keep`` (too small to pay).
 6. Not significant at the final look -> ``keep``, never ``extend``. Before it: ``extend``
-   while the rest of the planned information is within reach (the total duration stays
-   within ``max_duration_days``, four weeks by default), else ``keep``: an effect the size
-   of the MDE would have shown.
+   until the experiment has run for ``max_duration_days`` (four weeks by default), then
+   ``keep``: an effect the size of the MDE would have shown. A projection beyond the
+   maximum is said in the reasons but does not stop the experiment early: a ramp that has
+   not reached its last stage makes the current rate a poor guide.
 
 Better and worse are ``sign x diff`` (sign +1 when higher is better), and the relative
 improvement is ``sign x diff / |champion|``, so a negative metric is judged the right way.
@@ -71,6 +72,7 @@ class Evidence:
     verdict: str | None = None  # the primary's verdict at an earlier decision point
     decided_at: datetime | None = None
     next_fraction: float = math.nan  # information fraction of the next decision point
+    time_up: bool = False  # the experiment has run for its maximum duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,16 +197,18 @@ def decide_one(
                 "likely smaller than the MDE"
             ),
         )
-    if e.within_reach and (e.more_units is None or e.more_units > 0):
+    if not e.time_up and (e.more_units is None or e.more_units > 0):
+        beyond = "" if e.within_reach else ", beyond the maximum duration at this rate"
         return "extend", (
-            f"{e.variant}: not significant yet on {_lift(e)}; {_remaining(e)}{_next_look(e)}",
+            (
+                f"{e.variant}: not significant yet on {_lift(e)}; {_remaining(e)}{beyond}"
+                f"{_next_look(e)}"
+            ),
         )
     if e.more_units == 0:
         why = "the sample the design needs is reached"
-    elif e.more_units is None:
-        why = "the maximum duration is reached"
     else:
-        why = f"{_remaining(e)}, beyond the maximum duration"
+        why = "the maximum duration is reached"
     return "keep", (
         (
             f"{e.variant}: not significant on {_lift(e)} and {why}: any effect is likely smaller "

@@ -136,6 +136,13 @@ class HealthReport:
         return _hours(self.as_of, self.last_outcome)
 
     @property
+    def days_running(self) -> float:
+        """Days from the first exposure to ``as_of``: how long the experiment has run."""
+        if self.first_exposure is None:
+            return 0.0
+        return max((self.as_of - self.first_exposure).total_seconds() / 86400.0, 0.0)
+
+    @property
     def days_elapsed(self) -> float:
         """Days from the first to the last exposure, at least one (rates per day divide by it)."""
         if self.first_exposure is None or self.last_exposure is None:

@@ -319,7 +319,9 @@ def build_report(
                 v, c, p_adj, significant, interval, power, look, tuple(series)
             )
             if is_primary:
-                evidence.append(_evidence(c, per[v], rules, n_ch, days, max_total))
+                evidence.append(
+                    _evidence(c, per[v], rules, n_ch, days, max_total, health.days_running)
+                )
         first = next(iter(comparisons[m.name].values()), None)
         status = first.status if first is not None else "ok"
         control_n = first.n_control if first is not None else 0.0
@@ -440,6 +442,7 @@ def _evidence(
     n_challengers: int,
     days: float,
     max_total: float,
+    running: float,
 ) -> Evidence:
     usable = c.status == "ok" and not math.isnan(c.test.p_value)
     note = {
@@ -476,4 +479,5 @@ def _evidence(
         verdict=look.verdict if look is not None else None,
         decided_at=look.decided_at if look is not None else None,
         next_fraction=look.next_fraction if look is not None else math.nan,
+        time_up=running >= max_total,
     )
