@@ -124,7 +124,6 @@ class Result:
     day_sum: float = 0.0  # sum of the days at which a decision was read
     between_looks: int = 0  # decisions (not extend) read at a read-out that is no decision point
     seconds: float = 0.0
-    true_lift: float = 0.0
 
     def rate(self, *decisions: str) -> float:
         return sum(self.decisions[d] for d in decisions) / self.runs if self.runs else math.nan
@@ -161,7 +160,6 @@ class Result:
         names = ("covered_rel", "covered_diff", "intervals", "lift_sum", "day_sum", "seconds")
         for name in (*names, "between_looks"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
-        out.true_lift = self.true_lift
         return out
 
     def summary(self) -> str:
@@ -217,7 +215,6 @@ def run(case: Case, runs: int, *, seed: int = 0, first: int = 0, itt: bool | Non
     """Runs ``first`` .. ``first + runs - 1`` of ``case``, each drawn from seed (seed, i)."""
     spec = case.spec()
     result = Result(case.name, 0)
-    result.true_lift = case.scenario.lift
     started = time.perf_counter()
     for i in range(first, first + runs):
         world = draw(case.scenario, np.random.default_rng([seed, i]))

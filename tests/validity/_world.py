@@ -1,7 +1,7 @@
 """One simulated experiment, day by day, as users really run them; and what the analysis reads.
 
 :class:`Scenario` holds the knobs, :func:`draw` draws one experiment from them (whole-array
-numpy, about a millisecond for 20,000 units) and :meth:`World.analysis_data` turns the world
+numpy, a few milliseconds for 20,000 units) and :meth:`World.analysis_data` turns the world
 as of a read time into the :class:`~champion.analysis.aggregates.AnalysisData` that
 ``load_analysis_data`` would compute from the same events. Time is in days from
 :data:`START`; day ``d`` is ``[d, d + 1)``; a read "on day t" sees what happened before
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -101,8 +101,6 @@ class Scenario:
     heavy_value: float = 2.75  # a heavy unit's value relative to the mean over arrivals
     return_rate: tuple[float, float] = (0.03, 0.5)  # daily return chance: light, heavy
     sd: float = 3.0  # mean metrics: noise around a unit's expected value
-    describe: str = ""
-    notes: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         starts = [s for s, _ in self.stages]
