@@ -115,7 +115,7 @@ def load_analysis_data(
                     histogram=LatencyHistogram(HISTOGRAM_EDGES, _histogram(bins, variants)),
                     segment_histograms=_segment_histograms(bins, variants, segments),
                 )
-    requests = store.fetch(_serving_query(exposed))
+    requests = store.fetch(_serving_query(exposed, store.backend))
     return AnalysisData(
         experiment=spec.name,
         health=_health(grouped, requests, plans, moment),
@@ -246,23 +246,27 @@ def _md5(value: str) -> str:  # type: ignore[empty-body]
     """The engine's MD5 of a string as 32 lowercase hex digits (DuckDB, PostgreSQL, Spark)."""
 
 
-def _unit_bucket(unit_id: ir.StringValue) -> ir.IntegerValue:
-    """The unit's bucket in [0, 64): the first two hex digits of MD5(unit_id) modulo 64, the
-    same on every engine and in Python (``int(md5(id).hexdigest()[:2], 16) % 64``)."""
+def _unit_bucket(unit_id: ir.StringValue, backend: str | None = None) -> ir.IntegerValue:
+    """The unit's bucket in [0, 64). On DuckDB its native 64-bit hash modulo 64 (a seventh of
+    MD5's cost on 10M requests); elsewhere the first two hex digits of MD5(unit_id) modulo 64
+    (``int(md5(id).hexdigest()[:2], 16) % 64``, the same on PostgreSQL, Spark and in Python).
+    Any hash of the unit will do: buckets only need to hold independent units."""
+    if backend == "duckdb":
+        return (packed.engine_hash(unit_id) % UNIT_BUCKETS).cast("int64")
     digest = _md5(unit_id.cast("string"))
     digits = ibis.literal(_HEX_DIGITS)
     high, low = digits.find(digest.substr(0, 1)), digits.find(digest.substr(1, 1))
     return ((high % (UNIT_BUCKETS // 16)) * 16 + low).cast("int64")
 
 
-def _serving_query(exposed: ir.Table) -> ir.Table:
+def _serving_query(exposed: ir.Table, backend: str | None = None) -> ir.Table:
     """Every counted request by its own variant and its unit's bucket: counts, failures,
     latency bins. At most variants x buckets x bins rows, whatever the traffic. The first and
     last exposure (health) stay only on the rows that hold them: converting a timestamp per
     row to Python would cost more than the query."""
     grouped = exposed.group_by(
         variant=exposed.variant,
-        bucket=_unit_bucket(exposed.unit_id),
+        bucket=_unit_bucket(exposed.unit_id, backend),
         bin=histogram_bin(exposed.latency_ms),
     ).aggregate(
         requests=exposed.count(),

@@ -32,6 +32,7 @@ __all__ = [
     "HashCollision",
     "decoder",
     "dictionary_query",
+    "engine_hash",
     "first_keys",
     "install",
     "packed_units",
@@ -66,7 +67,7 @@ def install(con: Any) -> None:
 # Ibis' UDF decorators are untyped (no stubs), and it reads these annotations as Ibis dtypes:
 # hence the untyped-decorator, no-untyped-def and valid-type ignores.
 @ibis.udf.scalar.builtin(name="hash")  # type: ignore[untyped-decorator]
-def _hash(value) -> dt.uint64:  # type: ignore[no-untyped-def]
+def engine_hash(value) -> dt.uint64:  # type: ignore[no-untyped-def]
     """DuckDB's 64-bit hash of any value (a struct hashes all its fields)."""
 
 
@@ -112,7 +113,7 @@ def _payload(t: ir.Table, segments: Sequence[str]) -> dict[str, ir.Value]:
 
 
 def _payload_hash(fields: dict[str, ir.Value]) -> ir.Value:
-    return _hash(ibis.struct(fields))
+    return engine_hash(ibis.struct(fields))
 
 
 def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
@@ -122,7 +123,7 @@ def first_keys(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
     another exposure at that instant has a different one.
     """
     h = _payload_hash(_payload(exposed, segments))
-    variant = _hash(exposed.variant)
+    variant = engine_hash(exposed.variant)
     raw = exposed.group_by("unit_id").aggregate(
         low=variant.min(),
         high=variant.max(),
@@ -174,7 +175,7 @@ def dictionary_query(exposed: ir.Table, segments: Sequence[str]) -> ir.Table:
     fields = _payload(exposed, segments)
     return exposed.group_by(**fields).aggregate(
         payload=_payload_hash(fields).min(),
-        variant_hash=_hash(exposed.variant).min(),
+        variant_hash=engine_hash(exposed.variant).min(),
     )
 
 

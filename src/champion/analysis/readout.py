@@ -38,6 +38,7 @@ from champion.analysis.segments import SegmentResult, segment_results
 from champion.errors import InvalidArgument
 from champion.spec.design import Design
 from champion.spec.models import DecisionRules, Experiment, Metric
+from champion.stats._normal import delta_rel_ci
 from champion.stats.multiple import adjust_p_values
 from champion.stats.quantile import QuantileEstimate, histogram_quantile
 
@@ -198,6 +199,23 @@ def _always_valid_side(c: Comparison, interval: tuple[float, float]) -> float:
     return 0.0
 
 
+ALWAYS_VALID = "the always-valid interval excludes 0"
+
+
+def _always_valid_test(c: Comparison, interval: tuple[float, float]) -> Comparison:
+    """``c`` with the always-valid interval as its CI (and the relative CI it implies)."""
+    t = c.test
+    critical = (interval[1] - t.diff) / c.se
+    _, rel_ci = delta_rel_ci(
+        t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, "two-sided",
+        critical=critical,
+    )  # fmt: skip
+    test = replace(
+        t, diff_ci=interval, rel_lift_ci=rel_ci, method=f"{t.method}, always-valid interval"
+    )
+    return replace(c, test=test)
+
+
 def _primary_significance(
     c: Comparison, look: Look | None, interval: tuple[float, float]
 ) -> tuple[bool, bool, str]:
@@ -213,7 +231,7 @@ def _primary_significance(
         worse = c.better < 0
         return True, worse, look.describe()
     if side != 0 and (look is None or not look.sequential or side < 0):
-        return True, side < 0, "the always-valid interval excludes 0"
+        return True, side < 0, ALWAYS_VALID
     return False, False, look.describe() if look is not None else ""
 
 
@@ -304,7 +322,11 @@ def build_report(
                 looks[v] = look
                 fraction = look.information_fraction
             if is_primary:
-                significant = _primary_significance(c, look, interval)[0]
+                significant, _, how = _primary_significance(c, look, interval)
+                if significant and how == ALWAYS_VALID:
+                    # decided on the always-valid interval: that is the interval it stands on
+                    c = _always_valid_test(c, interval)
+                    comparisons[m.name][v] = c
             power = power_status(
                 c, design, primary=is_primary, n_challengers=n_ch,
                 daily=(daily[champion], daily[v]), information_fraction=fraction,
