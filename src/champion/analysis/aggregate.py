@@ -1,10 +1,12 @@
 """Sufficient statistics where the data lives: a few GROUP BYs, aggregated rows back.
 
 :func:`load_analysis_data` runs one query for everything about units (every metric's
-cell sums per variant x day x segment values, SRM counts per allocation version, health)
-and one for serving (requests, errors and the latency histogram per variant); a quantile
-metric defined by outcomes adds one histogram query. Rows never come into Python: what is
-fetched grows with variants x days x segment values, not with units.
+cell sums per first-exposure variant x allocation version x day x segment values, SRM
+counts per allocation version, crossovers, health) and one for serving (requests, errors
+and the latency histogram per variant and unit bucket); a quantile metric defined by
+outcomes adds one histogram query. Rows never come into Python: what is fetched grows with
+variants x versions x days x segment values (and x 64 buckets x bins for serving), not
+with units.
 """
 
 from __future__ import annotations
