@@ -5,7 +5,8 @@ each one with :func:`champion.analysis.readout.build_report`, as users do: once 
 until the first decision that is not ``extend``, passing the look ledger the previous
 read-outs returned (when the installed ``build_report`` takes one); if the maximum duration
 passes without a decision, traffic stops and one more read-out after the last window has
-closed counts for what it says. ``mode="once"`` reads only that last time.
+closed counts for what it says. ``mode="once"`` reads only that last time;
+``mode="daily-through"`` goes on reading daily after the traffic stopped.
 
 :class:`Result` holds the rates of the decisions, the coverage of the primary metric's
 reported intervals at the read-out that decided, and their Monte-Carlo standard errors.
@@ -76,7 +77,7 @@ class Case:
     mde: float = 0.10
     relative: bool = True
     direction: str = "higher"
-    mode: str = "daily"  # or "once": one read-out after every window has closed
+    mode: str = "daily"  # "daily-through", "once": see decide()
     label: str = ""
     ci_runs: int = 300  # experiments in the default (CI) run
     allocation_stage: int = -1  # the stage whose shares the spec's allocation holds
@@ -123,6 +124,8 @@ class Result:
     lift_sum: float = 0.0  # sum of the reported relative lifts (mean lift = lift_sum/intervals)
     day_sum: float = 0.0  # sum of the days at which a decision was read
     between_looks: int = 0  # decisions (not extend) read at a read-out that is no decision point
+    at_looks: int = 0  # decisions read at a decision point
+    fraction_sum: float = 0.0  # their information fractions (overshoot past the planned look)
     seconds: float = 0.0
 
     def rate(self, *decisions: str) -> float:
@@ -158,7 +161,7 @@ class Result:
     def merge(self, other: Result) -> Result:
         out = Result(self.case, self.runs + other.runs, self.decisions + other.decisions)
         names = ("covered_rel", "covered_diff", "intervals", "lift_sum", "day_sum", "seconds")
-        for name in (*names, "between_looks"):
+        for name in (*names, "between_looks", "at_looks", "fraction_sum"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
 
@@ -170,6 +173,8 @@ class Result:
             f"extend {self.rate('extend'):.1%}, coverage rel {self.coverage_rel:.2%} "
             f"diff {self.coverage_diff:.2%}, mean lift {self.mean_lift:+.2%}, "
             f"mean day {self.mean_day:.1f}, decided between looks {self.between_looks}, "
+            f"at {self.at_looks} decision points (mean information "
+            f"{self.fraction_sum / self.at_looks if self.at_looks else math.nan:.2f}), "
             f"{self.seconds:.1f} s"
         )
 
@@ -193,17 +198,22 @@ def read_out(
 def decide(
     world: World, spec: Experiment, mode: str = "daily", itt: bool | None = None
 ) -> tuple[object, float]:
-    """Read ``world`` as users do; the deciding read-out and its day."""
+    """Read ``world`` as users do; the deciding read-out and its day.
+
+    ``daily``: each day of traffic, then once after the last window has closed;
+    ``daily-through``: each day until the last window has closed (traffic stops after
+    ``days``, reading goes on); ``once``: only after the last window has closed.
+    """
     sc = world.scenario
     ledger: list = []
-    if mode == "daily":
-        for day in range(1, sc.days + 1):
-            report = read_out(world, spec, float(day), ledger, itt)
-            if report.decision.decision != "extend":
-                return report, float(day)
-    elif mode != "once":
-        raise ValueError(f"mode must be daily or once, got {mode!r}")
     end = sc.days + sc.window_days  # traffic stopped; every window has closed
+    if mode not in ("daily", "daily-through", "once"):
+        raise ValueError(f"mode must be daily, daily-through or once, got {mode!r}")
+    last = {"daily": sc.days, "daily-through": math.ceil(end) - 1, "once": 0}[mode]
+    for day in range(1, last + 1):
+        report = read_out(world, spec, float(day), ledger, itt)
+        if report.decision.decision != "extend":
+            return report, float(day)
     return read_out(world, spec, end, ledger, itt), end
 
 
@@ -225,6 +235,9 @@ def run(case: Case, runs: int, *, seed: int = 0, first: int = 0, itt: bool | Non
         look = getattr(report, "looks", {}).get(CHALLENGER)
         if report.decision.decision != "extend" and look is not None:
             result.between_looks += not look.decision_point
+            if look.decision_point:
+                result.at_looks += 1
+                result.fraction_sum += look.information_fraction
         test = _primary_test(report)
         true_diff, true_rel = world.truth(day)
         lo, hi = test.rel_lift_ci
