@@ -352,7 +352,7 @@ def test_health_by_hand_on_a_ramp(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
         h = load_analysis_data(store, SPEC, as_of=t0 + 4 * day).health
     assert (h.exposed_units, h.analysed_units, h.multiple_exposure_units) == (7, 7, 1)
-    assert h.crossovers == {"v1": 1}  # g: first v1, then v2 after the ramp
+    assert h.crossovers == {"v1": 1, "v2": 0}  # g: first v1, then v2 after the ramp
     assert [(s.allocation_version, s.variant, s.units, s.share) for s in h.srm] == [
         (1, "v1", 3, 0.9), (1, "v2", 1, 0.1), (2, "v1", 2, 0.5), (2, "v2", 1, 0.5),
     ]  # fmt: skip

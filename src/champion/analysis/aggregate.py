@@ -362,7 +362,7 @@ def _health(
         counts = srm[(int(r["allocation_version"]), r["variant"])]
         counts[0] += int(r["n"])
         counts[1] += _f(r["probability"])
-    crossovers: dict[str, int] = defaultdict(int)
+    crossovers: dict[str, int] = dict.fromkeys((r["variant"] for r in rows), 0)
     for r in rows:
         if r["multiple"]:
             crossovers[r["variant"]] += int(r["n"])
