@@ -152,10 +152,13 @@ COVERAGE = 0.95
 POWER_TARGET = 0.80
 
 
-def tolerance(margin: float, nominal: float, runs: int) -> float:
-    """``margin`` at LONG_RUNS runs or more; below, widened by 2 Monte-Carlo standard errors
-    of a rate at ``nominal`` over ``runs`` (the CI run's smaller sample)."""
-    return margin if runs >= LONG_RUNS else margin + 2 * mc_se(nominal, runs)
+def tolerance(margin: float, nominal: float, runs: int, over: int | None = None) -> float:
+    """``margin`` for LONG_RUNS runs or more; for fewer (the CI run), widened by 2
+    Monte-Carlo standard errors of a rate at ``nominal`` estimated over ``over`` trials
+    (default ``runs``; the read-outs with an interval, for coverage)."""
+    if runs >= LONG_RUNS:
+        return margin
+    return margin + 2 * mc_se(nominal, runs if over is None else over)
 
 
 def failures(case: Case, r: Result) -> list[str]:
@@ -170,7 +173,7 @@ def failures(case: Case, r: Result) -> list[str]:
                     f"above {limit:.2%}"
                 )
     if case in AB:
-        limit = tolerance(0.015, COVERAGE, r.intervals)
+        limit = tolerance(0.015, COVERAGE, r.runs, r.intervals)
         if not abs(r.coverage_rel - COVERAGE) <= limit:
             se = r.se(r.coverage_rel, r.intervals)
             out.append(
