@@ -75,4 +75,5 @@ def test_pyspark_gives_the_same_data_as_duckdb(spark: Any, tmp_path: Path) -> No
         _assert_same(
             load_analysis_data(on_spark, SPEC, as_of=AS_OF),
             load_analysis_data(on_duckdb, SPEC, as_of=AS_OF),
+            same_buckets=False,  # Spark buckets by MD5, DuckDB by its own hash
         )
