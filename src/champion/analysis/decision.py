@@ -16,10 +16,11 @@ Per challenger, the first rule that applies wins:
    relative lift > ``full_rollout_lift`` -> ``rollout_full``;
    >= ``gradual_rollout_lift`` -> ``rollout_gradual``; below -> ``keep`` (too small to pay).
 6. Not significant at the final look -> ``keep``, never ``extend``. Before it: ``extend``
-   until the experiment has run for ``max_duration_days`` (four weeks by default), then
-   ``keep``: an effect the size of the MDE would have shown. A projection beyond the
-   maximum is said in the reasons but does not stop the experiment early: a ramp that has
-   not reached its last stage makes the current rate a poor guide.
+   until the experiment has run for ``max_duration_days`` (four weeks by default) plus the
+   primary metric's window (the last units exposed need it to convert), then ``keep``: an
+   effect the size of the MDE would have shown. A projection beyond the maximum is said in
+   the reasons but does not stop the experiment early: a ramp that has not reached its last
+   stage makes the current rate a poor guide.
 
 Better and worse are ``sign x diff`` (sign +1 when higher is better), and the relative
 improvement is ``sign x diff / |champion|``, so a negative metric is judged the right way.
@@ -72,7 +73,7 @@ class Evidence:
     verdict: str | None = None  # the primary's verdict at an earlier decision point
     decided_at: datetime | None = None
     next_fraction: float = math.nan  # information fraction of the next decision point
-    time_up: bool = False  # the experiment has run for its maximum duration
+    time_up: bool = False  # the maximum duration has passed, and the primary window after it
 
 
 @dataclass(frozen=True, slots=True)

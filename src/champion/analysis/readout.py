@@ -342,7 +342,17 @@ def build_report(
             )
             if is_primary:
                 evidence.append(
-                    _evidence(c, per[v], rules, n_ch, days, max_total, health.days_running)
+                    # time is up once the traffic's maximum duration has passed and the
+                    # last units exposed then have had their window to convert
+                    _evidence(
+                        c,
+                        per[v],
+                        rules,
+                        n_ch,
+                        days,
+                        max_total,
+                        health.days_running - float(primary.window_days),
+                    )
                 )
         first = next(iter(comparisons[m.name].values()), None)
         status = first.status if first is not None else "ok"
