@@ -351,7 +351,7 @@ def build_report(
                         n_ch,
                         days,
                         max_total,
-                        health.days_running - float(primary.window_days),
+                        _time_up(health, max_total, float(primary.window_days)),
                     )
                 )
         first = next(iter(comparisons[m.name].values()), None)
@@ -444,6 +444,14 @@ def build_report(
     )
 
 
+def _time_up(health: HealthReport, max_total: float, window: float) -> bool:
+    """The maximum duration has passed: traffic has run for it (to within a day) and every
+    unit's primary window has closed, or it has passed by a whole window more."""
+    if health.days_running - window >= max_total:
+        return True
+    return health.units_in_window == 0 and health.days_elapsed >= max_total - 1.0
+
+
 def _new_looks(
     looks: dict[str, Look],
     evidence: Sequence[Evidence],
@@ -474,7 +482,7 @@ def _evidence(
     n_challengers: int,
     days: float,
     max_total: float,
-    running: float,
+    time_up: bool,
 ) -> Evidence:
     usable = c.status == "ok" and not math.isnan(c.test.p_value)
     note = {
@@ -511,5 +519,5 @@ def _evidence(
         verdict=look.verdict if look is not None else None,
         decided_at=look.decided_at if look is not None else None,
         next_fraction=look.next_fraction if look is not None else math.nan,
-        time_up=running >= max_total,
+        time_up=time_up,
     )
