@@ -12,7 +12,7 @@ The default run uses ``case.ci_runs`` experiments per case (300 for most) and wi
 tolerance by 2 Monte-Carlo standard errors at that count (``_cases.tolerance``): e.g. the
 A/A bound becomes 5.3% at 300 runs. The long variant (``@pytest.mark.slow``) runs 2,000
 experiments per case with the tolerances as stated; it is skipped unless
-``CHAMPION_VALIDITY_LONG=1`` (about 15 minutes on 2 cores with ``-n 2``);
+``CHAMPION_VALIDITY_LONG=1`` (about 12 minutes on 2 cores with ``-n 2``);
 ``python -m tests.validity.report`` prints the same numbers as a table.
 """
 
