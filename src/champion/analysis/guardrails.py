@@ -40,6 +40,7 @@ from typing import TypedDict
 import numpy as np
 
 from champion.analysis.aggregates import AnalysisData, Cell, LatencyHistogram, ServingStats
+from champion.analysis.kinds import kind_of
 from champion.errors import InvalidArgument
 from champion.spec.models import BUILTIN_GUARDRAIL_METRICS, Guardrail, Metric
 from champion.stats._normal import z_quantile
@@ -50,7 +51,6 @@ from champion.stats.clustered import (
     clustered_quantile_difference,
     clustered_rate_ci,
 )
-from champion.stats.drift import proportion_ci
 from champion.stats.frequentist import t_quantile, welch_test
 from champion.stats.noninferiority import noninferiority_mean, noninferiority_proportion
 from champion.stats.quantile import histogram_mean, histogram_quantile, quantile_difference
@@ -209,15 +209,7 @@ def _value(src: _Source, variant: str, alpha: float) -> _Value:
     cell = (src.cells or {}).get(variant)
     if cell is None or cell.n < 1:
         return _NO_VALUE
-    if src.kind == "proportion":
-        p = proportion_ci(cell.sum_y, cell.n, alpha=2 * alpha)
-        return _Value(cell.n, p.rate, *p.ci, src.note)
-    if src.kind == "ratio":
-        stats = cell.ratio()
-        var = ratio_variance(stats) * cell.n
-        return _Value(cell.n, stats.ratio, *_normal_bounds(stats.ratio, var, cell.n, alpha))
-    m = cell.mean()
-    return _Value(cell.n, m.mean, *_normal_bounds(m.mean, m.variance, m.n, alpha))
+    return _Value(cell.n, *kind_of(src.kind).bounds(cell, alpha), src.note)
 
 
 def _normal_bounds(

@@ -110,20 +110,7 @@ def combine_strata(
     weights = stratum_weights(strata)
     if not any(weights):
         nan = math.nan
-        test = TestResult(
-            nan,
-            nan,
-            nan,
-            (nan, nan),
-            nan,
-            (nan, nan),
-            nan,
-            nan,
-            alpha,
-            alternative,
-            method,
-            Status.EMPTY_ARM,
-        )
+        test = _degenerate(nan, nan, alpha, alternative, method, Status.EMPTY_ARM)
         return StratifiedResult(test, weights, nan, nan)
     used = [(w, s) for w, s in zip(weights, strata, strict=True) if w > 0]
     control = sum(w * s.control for w, s in used)
@@ -132,21 +119,7 @@ def combine_strata(
     var_t = sum(w * w * s.var_treatment for w, s in used)
     se = math.sqrt(var_c + var_t)
     if se <= 0:
-        nan = math.nan
-        test = TestResult(
-            control,
-            treatment,
-            treatment - control,
-            (nan, nan),
-            nan,
-            (nan, nan),
-            nan,
-            nan,
-            alpha,
-            alternative,
-            method,
-            Status.ZERO_VARIANCE,
-        )
+        test = _degenerate(control, treatment, alpha, alternative, method, Status.ZERO_VARIANCE)
         return StratifiedResult(test, weights, var_c, var_t)
     test = z_test_result(
         control,
@@ -160,3 +133,14 @@ def combine_strata(
         method=method,
     )
     return StratifiedResult(test, weights, var_c, var_t)
+
+
+def _degenerate(
+    control: float, treatment: float, alpha: float, alternative: str, method: str, status: Status
+) -> TestResult:
+    """A result without a test: the levels where known, NaN for everything else."""
+    nan = math.nan
+    return TestResult(
+        control, treatment, treatment - control, (nan, nan), nan, (nan, nan), nan, nan,
+        alpha, alternative, method, status,
+    )  # fmt: skip
