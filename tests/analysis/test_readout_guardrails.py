@@ -53,10 +53,11 @@ def test_p95_bounds_are_the_order_statistic_interval_of_the_rows():
 
 def test_an_estimate_above_the_max_without_evidence_warns_and_blocks_a_rollout():
     # p95 of a lognormal(median m, 0.4) is m e^(0.4 z_.95) = 1.93 m: 103.5 puts it at ~200.
-    # a lift large enough for the always-valid interval at this size (a fixed design reads
-    # its planned test only at the planned sample)
+    # a design whose planned sample (MDE 80 %) these 600 units pass: an improvement is read
+    # only at a decision point
     sim = Sim(seed=43, n=600, fraud_lift=1.5, latency_ms={"v1_3": 80.0, "v2_0": 104.5})
-    _, report = run(sim)
+    _, report = run(sim, **{"mde: 0.10": "mde: 0.80"})
+    assert report.looks["v2_0"].decision_point
     (g,) = checks(report, "latency_p95_ms")
     assert g.status == "warn"
     assert g.value > 200 > g.bound[0]
@@ -70,7 +71,8 @@ def test_an_estimate_within_the_max_without_evidence_warns_and_blocks_a_rollout(
     """Pass needs the one-sided upper bound at or below the max, not just the estimate: an
     error rate of 0.87% under a 1% max with an upper bound of 1.04% warns (it used to pass)."""
     sim = Sim(seed=50, n=6_000, fraud_lift=1.5, error_rate={"v1_3": 0.002, "v2_0": 0.0085})
-    _, report = run(sim)
+    _, report = run(sim, **{"mde: 0.10": "mde: 0.30"})  # planned sample passed
+    assert report.metric("fraud_caught").challengers["v2_0"].significant
     (g,) = checks(report, "error_rate")
     assert g.value < 0.01 < g.bound[1]
     assert g.status == "warn"

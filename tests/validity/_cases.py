@@ -15,8 +15,6 @@ champion units to the challenger. Traffic runs for ``days`` days (the design's
   design's baseline (power) and with drift. Bounds: the deciding read-out's
   ``rel_lift_ci`` covers +10% in 95% +- 1.5 points of runs; with the design's baseline,
   P(rollout_*) is the planned power 80% +- 3 points.
-- ``THROUGH``: the ``POWER`` cases read daily also after the traffic stopped, until the
-  last window has closed: no bound, a diagnostic of the read-out's "time is up" rule.
 - ``MEANS``: mean metrics whose champion mean is negative or zero, read once after every
   window has closed, 20,000 units per arm: never ``rollback`` for a better challenger,
   improvement in the right direction.
@@ -24,12 +22,10 @@ champion units to the challenger. Traffic runs for ``days`` days (the design's
 
 from __future__ import annotations
 
-import dataclasses
-
 from tests.validity._harness import Case, Result, mc_se
 from tests.validity._world import Scenario
 
-__all__ = ["AA", "AB", "ALL", "LONG_RUNS", "MEANS", "POWER", "THROUGH", "failures", "tolerance"]
+__all__ = ["AA", "AB", "ALL", "LONG_RUNS", "MEANS", "POWER", "failures", "tolerance"]
 
 RAMP_10_25_50 = ((0, 0.10), (3, 0.25), (6, 0.50))
 RAMP_5_50 = ((0, 0.05), (4, 0.50))
@@ -134,14 +130,7 @@ MEANS: tuple[Case, ...] = (
     ),
 )
 
-# Not a bound: the power cases read daily until the last window has closed, as a user who
-# keeps reading after the traffic stopped would (the bounds assume one read-out then).
-THROUGH: tuple[Case, ...] = tuple(
-    dataclasses.replace(c, mode="daily-through", label=c.name + " through the last window")
-    for c in POWER
-)
-
-ALL: tuple[Case, ...] = (*AA, *AB, *MEANS, *THROUGH)
+ALL: tuple[Case, ...] = (*AA, *AB, *MEANS)
 
 
 # -- what must be true ---------------------------------------------------------------------

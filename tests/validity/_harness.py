@@ -3,10 +3,9 @@
 :func:`run` draws ``runs`` experiments of a :class:`Case` (a world and a design) and reads
 each one with :func:`champion.analysis.readout.build_report`, as users do: once a day
 until the first decision that is not ``extend``, passing the look ledger the previous
-read-outs returned (when the installed ``build_report`` takes one); if the maximum duration
-passes without a decision, traffic stops and one more read-out after the last window has
-closed counts for what it says. ``mode="once"`` reads only that last time;
-``mode="daily-through"`` goes on reading daily after the traffic stopped.
+read-outs returned (when the installed ``build_report`` takes one). Traffic stops after
+the maximum duration; reading goes on daily until the last window has closed, and that
+read-out counts for what it says. ``mode="once"`` reads only that last time.
 
 :class:`Result` holds the rates of the decisions, the coverage of the primary metric's
 reported intervals at the read-out that decided, and their Monte-Carlo standard errors.
@@ -77,7 +76,7 @@ class Case:
     mde: float = 0.10
     relative: bool = True
     direction: str = "higher"
-    mode: str = "daily"  # "daily-through", "once": see decide()
+    mode: str = "daily"  # or "once": see decide()
     label: str = ""
     ci_runs: int = 300  # experiments in the default (CI) run
     allocation_stage: int = -1  # the stage whose shares the spec's allocation holds
@@ -200,16 +199,15 @@ def decide(
 ) -> tuple[object, float]:
     """Read ``world`` as users do; the deciding read-out and its day.
 
-    ``daily``: each day of traffic, then once after the last window has closed;
-    ``daily-through``: each day until the last window has closed (traffic stops after
-    ``days``, reading goes on); ``once``: only after the last window has closed.
+    ``daily``: each day until the last window has closed (traffic stops after ``days``,
+    reading goes on); ``once``: only after the last window has closed.
     """
     sc = world.scenario
     ledger: list = []
     end = sc.days + sc.window_days  # traffic stopped; every window has closed
-    if mode not in ("daily", "daily-through", "once"):
-        raise ValueError(f"mode must be daily, daily-through or once, got {mode!r}")
-    last = {"daily": sc.days, "daily-through": math.ceil(end) - 1, "once": 0}[mode]
+    if mode not in ("daily", "once"):
+        raise ValueError(f"mode must be daily or once, got {mode!r}")
+    last = math.ceil(end) - 1 if mode == "daily" else 0
     for day in range(1, last + 1):
         report = read_out(world, spec, float(day), ledger, itt)
         if report.decision.decision != "extend":

@@ -9,9 +9,9 @@ Per challenger, the first rule that applies wins:
    made once (a rollout still waits for guardrails that are not clear).
 4. ``extend``: the primary metric has no usable test yet (no outcomes, an empty arm).
 5. Significant improvement of the primary metric: at a decision point, the statistic
-   crosses its Lan-DeMets boundary (``champion.analysis.looks``); between decision points,
-   the always-valid interval excludes 0 (fixed-horizon designs, and designs without a
-   design block):
+   crosses its Lan-DeMets boundary (``champion.analysis.looks``); without a design block,
+   the always-valid interval excludes 0 (between decision points only harm decides, on
+   the always-valid interval: rule 1):
    a guardrail that warns or is inconclusive -> ``extend`` (never roll out past it);
    relative lift > ``full_rollout_lift`` -> ``rollout_full``;
    >= ``gradual_rollout_lift`` -> ``rollout_gradual``; below -> ``keep`` (too small to pay).

@@ -15,7 +15,8 @@ primary metric only at a *decision point*:
   skipped look spends what its information is worth; ``t >= 1`` is the final look, which
   always decides (``keep`` when the boundary is not crossed, never ``extend``);
 - between decision points the read-out is *interim*: it reports numbers and the next
-  decision point, and may decide only on the always-valid interval (valid at any time).
+  decision point, and may stop only for harm, on the always-valid interval (valid at any
+  time): the design says when an improvement is read.
 
 Each decision point is a :class:`~champion.registry.records.LookRecord`; the caller stores
 it (``champion analyze --registry`` does) and passes the ledger to the next read-out. Once a

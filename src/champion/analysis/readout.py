@@ -222,15 +222,15 @@ def _primary_significance(
     """(significant, worse, how) for the decision, valid however often it is read.
 
     With a design: a decision point's boundary, or (between them) the always-valid interval
-    — on either side for a fixed-horizon design, on the worse side for a sequential one,
-    whose planned looks already allow early stops. Without a design: the always-valid
-    interval only.
+    on the worse side only — a design says when an improvement is read, and stopping early
+    for one would also leave the reported interval conservative; harm may stop it any day.
+    Without a design: the always-valid interval, on either side.
     """
     side = _always_valid_side(c, interval)
     if look is not None and look.decision_point and look.crossed:
         worse = c.better < 0
         return True, worse, look.describe()
-    if side != 0 and (look is None or not look.sequential or side < 0):
+    if side != 0 and (look is None or side < 0):
         return True, side < 0, ALWAYS_VALID
     return False, False, look.describe() if look is not None else ""
 
