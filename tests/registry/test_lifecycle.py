@@ -23,8 +23,15 @@ EXPECTED = {
     ("running", "stop"): "stopped",
     ("running", "complete"): "completed",
     ("running", "rollback"): "rolled_back",
+    ("running", "pause"): "paused",
+    ("running", "promote"): "completed",
+    ("paused", "resume"): "running",
+    ("paused", "stop"): "stopped",
+    ("paused", "complete"): "completed",
+    ("paused", "promote"): "completed",
+    ("paused", "rollback"): "rolled_back",
 }
-WRITES = ["shadow", "start", "ramp", "stop", "complete", "rollback"]
+WRITES = ["shadow", "start", "ramp", "pause", "resume", "stop", "complete", "promote", "rollback"]
 
 
 @pytest.mark.parametrize("state", list(State))

@@ -5,9 +5,13 @@ from and the state it leads to. Terminal states accept no action, so a finished 
 is never revived; a new attempt is a new experiment with its own history::
 
     draft ──► shadow ──► running ──► stopped | completed | rolled_back
-      │                    ▲    ╰─ ramp: running ──► running
-      ╰────────────────────╯
-    draft and shadow may also be stopped
+      │                    ▲ │  ╰─ ramp: running ──► running
+      ╰────────────────────╯ ╰─ pause ──► paused ──► resume: running
+    draft and shadow may also be stopped; paused may also be stopped, rolled back,
+    completed or promoted (completed with everything to the challenger)
+
+``paused`` serves the allocation it had: a paused rollout holds its stage and nobody (the
+monitor included) ramps it until it is resumed.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class State(StrEnum):
     DRAFT = "draft"
     SHADOW = "shadow"
     RUNNING = "running"
+    PAUSED = "paused"
     STOPPED = "stopped"
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
@@ -43,16 +48,21 @@ class Action(NamedTuple):
     help: str
 
 
+_LIVE = (State.RUNNING, State.PAUSED)
+
 ACTIONS: dict[str, Action] = {
     "create": Action((), State.DRAFT, "register a spec"),
     "shadow": Action((State.DRAFT,), State.SHADOW, "mirror traffic to the challengers"),
     "start": Action((State.DRAFT, State.SHADOW), State.RUNNING, "serve the spec's allocation"),
     "ramp": Action((State.RUNNING,), State.RUNNING, "change one challenger's share"),
+    "pause": Action((State.RUNNING,), State.PAUSED, "hold the rollout at its stage"),
+    "resume": Action((State.PAUSED,), State.RUNNING, "let the rollout move again"),
     "stop": Action(
-        (State.DRAFT, State.SHADOW, State.RUNNING), State.STOPPED, "end it; champion serves all"
+        (State.DRAFT, State.SHADOW, *_LIVE), State.STOPPED, "end it; champion serves all"
     ),
-    "complete": Action((State.RUNNING,), State.COMPLETED, "end it keeping the allocation"),
-    "rollback": Action((State.RUNNING,), State.ROLLED_BACK, "end it; champion serves all"),
+    "complete": Action(_LIVE, State.COMPLETED, "end it keeping the allocation"),
+    "promote": Action(_LIVE, State.COMPLETED, "end it; the challenger serves all"),
+    "rollback": Action(_LIVE, State.ROLLED_BACK, "end it; champion serves all"),
 }
 
 TERMINAL = frozenset({State.STOPPED, State.COMPLETED, State.ROLLED_BACK})

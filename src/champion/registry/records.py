@@ -18,6 +18,7 @@ __all__ = [
     "ExperimentState",
     "LookRecord",
     "Snapshot",
+    "WindowRecord",
     "as_utc",
     "rebuild_spec",
 ]
@@ -94,9 +95,10 @@ class AuditEntry:
     at: datetime
     reason: str
     seq: int
+    evidence: dict[str, Any] | None = None  # the numbers behind it (a monitor's stop)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": self.version,
             "action": self.action,
             "state": self.state.value,
@@ -106,6 +108,9 @@ class AuditEntry:
             "at": self.at.isoformat(),
             "reason": self.reason,
         }
+        if self.evidence is not None:
+            out["evidence"] = self.evidence
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +173,20 @@ class LookRecord:
             "decision": self.decision,
             "final": self.final,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRecord:
+    """Serving sums of one variant in one closed guardrail window: the window ledger's row.
+
+    ``sums`` holds per unit bucket ``requests``, ``errors`` and ``latency`` (sum of ms), and
+    ``bins`` (latency histogram bin -> requests); see ``champion.monitor.windows``.
+    """
+
+    experiment: str
+    start: datetime
+    seconds: float
+    variant: str
+    requests: int
+    errors: int
+    sums: dict[str, Any] = field(repr=False)

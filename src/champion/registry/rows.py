@@ -55,6 +55,7 @@ def to_entry(row: Any) -> AuditEntry:
         at=as_utc(row.at),
         reason=row.reason,
         seq=row.seq,
+        evidence=getattr(row, "evidence", None),
     )
 
 

@@ -8,6 +8,11 @@
 - ``champion_looks``: the look ledger, one row per decision point of a challenger,
   inserted once and never updated. NaN is stored as NULL (SQLite cannot hold NaN) and read
   back as NaN; infinities are stored as they are.
+- ``champion_evidence``: the numbers behind a change (a monitor's stop: window, estimate,
+  bound, limit, k/K), one JSON row per audit row that has any, written in its transaction.
+- ``champion_monitor_windows``: the monitor's window ledger: serving sums of one variant in
+  one closed guardrail window, inserted once (the first monitor to close a window wins)
+  and never updated, so monitors keep no state of their own.
 
 Adding a table does not change ``SCHEMA_VERSION``: ``create_all`` adds a missing table to a
 database made before it existed, and an older champion ignores a table it does not know.
@@ -25,10 +30,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "audit_log",
     "ensure_schema",
+    "evidence",
     "experiments",
     "looks",
     "meta",
     "metadata",
+    "windows",
 ]
 
 SCHEMA_VERSION = 1
@@ -100,6 +107,36 @@ looks = sa.Table(
     sa.Column("final", sa.Boolean, nullable=False),
     # The first writer of a look wins; a second insert of the same look fails here.
     sa.UniqueConstraint("experiment", "variant", "idx", name="uq_champion_look"),
+)
+
+
+evidence = sa.Table(
+    "champion_evidence",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "experiment", sa.String(128), sa.ForeignKey("champion_experiments.name"), nullable=False
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.UniqueConstraint("experiment", "version", name="uq_champion_evidence"),
+)
+
+windows = sa.Table(
+    "champion_monitor_windows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "experiment", sa.String(128), sa.ForeignKey("champion_experiments.name"), nullable=False
+    ),
+    sa.Column("start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seconds", sa.Double, nullable=False),
+    sa.Column("variant", sa.String(128), nullable=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    # per unit bucket: requests, errors, latency sums; latency histogram bins {bin: count}
+    sa.Column("sums", sa.JSON, nullable=False),
+    sa.UniqueConstraint("experiment", "start", "variant", name="uq_champion_window"),
 )
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -36,7 +37,14 @@ from champion.registry.allocation import (
 from champion.registry.connection import WRITE, open_engine, translate_errors
 from champion.registry.lifecycle import State, check_action
 from champion.registry.looks import read_looks, record_look
-from champion.registry.records import AuditEntry, Changes, ExperimentState, LookRecord, Snapshot
+from champion.registry.records import (
+    AuditEntry,
+    Changes,
+    ExperimentState,
+    LookRecord,
+    Snapshot,
+    WindowRecord,
+)
 from champion.registry.rows import (
     STATE_COLUMNS,
     append_log,
@@ -47,7 +55,8 @@ from champion.registry.rows import (
     to_state,
     version_of,
 )
-from champion.registry.schema import audit_log, ensure_schema, experiments
+from champion.registry.schema import audit_log, ensure_schema, evidence, experiments
+from champion.registry.windows import read_windows, record_windows
 from champion.spec import Experiment, dump_spec
 
 __all__ = ["Registry", "default_actor"]
@@ -144,8 +153,16 @@ class Registry:
     def history(self, name: str) -> list[AuditEntry]:
         """Every change to ``name``, oldest first."""
         with translate_errors(self.url), self._engine.connect() as conn:
+            joined = audit_log.outerjoin(
+                evidence,
+                sa.and_(
+                    evidence.c.experiment == audit_log.c.experiment,
+                    evidence.c.version == audit_log.c.version,
+                ),
+            )
             rows = conn.execute(
-                sa.select(audit_log)
+                sa.select(audit_log, evidence.c.evidence)
+                .select_from(joined)
                 .where(audit_log.c.experiment == name)
                 .order_by(audit_log.c.version)
             ).all()
@@ -210,7 +227,15 @@ class Registry:
         """The look ledger of ``name`` (of one challenger if ``variant``), by variant and index."""
         return read_looks(self._engine, self.url, name, variant)
 
+    def windows(self, name: str, since: datetime | None = None) -> list[WindowRecord]:
+        """The monitor's stored guardrail windows of ``name`` (from ``since``), oldest first."""
+        return read_windows(self._engine, self.url, name, since)
+
     # -- writes ------------------------------------------------------------------------
+
+    def record_windows(self, rows: list[WindowRecord]) -> int:
+        """Store closed guardrail windows once each (the first writer wins); how many were new."""
+        return record_windows(self._writer, self.url, rows)
 
     def record_look(self, look: LookRecord) -> LookRecord:
         """Add a decision point to the look ledger, once; returns the row as stored.
@@ -284,6 +309,7 @@ class Registry:
         expected_version: int | None = None,
         by: str | None = None,
         reason: str = "",
+        evidence: dict[str, Any] | None = None,
     ) -> ExperimentState:
         """Give ``challenger`` (default: the first) ``to`` percent; the champion takes the rest."""
 
@@ -291,14 +317,64 @@ class Registry:
             allocation, which = ramped(spec, current.allocation, to, challenger)
             return allocation, stage_for(spec, allocation[which])
 
-        return self._change(name, "ramp", expected_version, by, reason, plan)
+        return self._change(name, "ramp", expected_version, by, reason, plan, evidence)
 
     def stop(
-        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+        self,
+        name: str,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+        by: str | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> ExperimentState:
         """End the experiment; the champion serves everyone again."""
         why = _reason(reason, required=True)
-        return self._change(name, "stop", expected_version, by, why, _all_champion)
+        return self._change(name, "stop", expected_version, by, why, _all_champion, evidence)
+
+    def pause(
+        self,
+        name: str,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+        by: str | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> ExperimentState:
+        """Hold a running rollout at its stage (it keeps serving its allocation)."""
+        why = _reason(reason, required=True)
+        return self._change(name, "pause", expected_version, by, why, _same, evidence)
+
+    def resume(
+        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+    ) -> ExperimentState:
+        """Let a paused rollout move again."""
+        why = _reason(reason, required=True)
+        return self._change(name, "resume", expected_version, by, why, _same)
+
+    def promote(
+        self,
+        name: str,
+        *,
+        reason: str,
+        challenger: str | None = None,
+        expected_version: int | None = None,
+        by: str | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> ExperimentState:
+        """End the experiment with ``challenger`` (default: the first) serving everyone."""
+        why = _reason(reason, required=True)
+
+        def plan(current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], int | None]:
+            winner = spec.challengers[0] if challenger is None else challenger
+            if winner not in spec.challengers:
+                raise InvalidArgument(
+                    "challenger", winner, f"one of this experiment's challengers {spec.challengers}"
+                )
+            allocation = {v: 1.0 if v == winner else 0.0 for v in spec.variants}
+            return allocation, stage_for(spec, 1.0)
+
+        return self._change(name, "promote", expected_version, by, why, plan, evidence)
 
     def complete(
         self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
@@ -310,11 +386,17 @@ class Registry:
         )
 
     def rollback(
-        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+        self,
+        name: str,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+        by: str | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> ExperimentState:
         """Abort a running experiment; the champion serves everyone again."""
         why = _reason(reason, required=True)
-        return self._change(name, "rollback", expected_version, by, why, _all_champion)
+        return self._change(name, "rollback", expected_version, by, why, _all_champion, evidence)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -326,7 +408,10 @@ class Registry:
         by: str | None,
         reason: str,
         plan: Plan,
+        evidence_: dict[str, Any] | None = None,
     ) -> ExperimentState:
+        if evidence_ is not None and not isinstance(evidence_, dict):
+            raise InvalidArgument("evidence", evidence_, "a JSON object (dict) or None")
         actor, why, expected = (
             _actor(by),
             _reason(reason, required=False),
@@ -360,8 +445,18 @@ class Registry:
             append_log(conn, experiment=name, version=expected + 1, seq=seq, action=action,
                        state=target.value, allocation=allocation, stage=stage, actor=actor,
                        at=now, reason=why)  # fmt: skip
+            if evidence_ is not None:
+                conn.execute(
+                    sa.insert(evidence).values(
+                        experiment=name, version=expected + 1, evidence=evidence_
+                    )
+                )
         return ExperimentState(name, target, expected + 1, allocation, stage, current.spec_yaml,
                                now, actor, seq)  # fmt: skip
+
+
+def _same(current: ExperimentState, _spec: Experiment) -> tuple[dict[str, float], int | None]:
+    return dict(current.allocation), current.stage
 
 
 def _all_champion(_current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], None]:

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["SERVING_STATES", "SHADOW_STATES", "Runtime", "ShadowTarget", "build_runtime"]
 
 # States in which units are split by the allocation and exposures count for the analysis.
-SERVING_STATES = frozenset({"running", "completed"})
+SERVING_STATES = frozenset({"running", "paused", "completed"})
 # States in which shadow models see traffic.
-SHADOW_STATES = frozenset({"shadow", "running"})
+SHADOW_STATES = frozenset({"shadow", "running", "paused"})
 DEFAULT_SHADOW_TIMEOUT_MS = 200.0
 
 

@@ -125,8 +125,24 @@ def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
                     f"or use one measured from exposures ({sorted(BUILTIN_GUARDRAIL_METRICS)})"
                 ),
             )
-        if all(guard.get(k) is None for k in ("min", "max", "non_inferiority_margin")):
-            yield ("metrics", "guardrails", i), "needs min, max or non_inferiority_margin"
+        if all(
+            guard.get(k) is None for k in ("min", "max", "non_inferiority_margin", "max_ratio")
+        ):
+            yield (
+                ("metrics", "guardrails", i),
+                "needs min, max, non_inferiority_margin or max_ratio",
+            )
+        if guard.get("max_ratio") is not None and str(guard["name"]) not in (
+            BUILTIN_GUARDRAIL_METRICS - {"error_rate"}
+        ):
+            yield (
+                ("metrics", "guardrails", i, "max_ratio"),
+                (
+                    "max_ratio compares serving latency with the champion's: use it on "
+                    "latency_p50_ms, latency_p95_ms, latency_p99_ms or latency_mean_ms "
+                    "(error_rate takes non_inferiority_margin)"
+                ),
+            )
         lo, hi = guard.get("min"), guard.get("max")
         if isinstance(lo, int | float) and isinstance(hi, int | float) and lo >= hi:
             yield ("metrics", "guardrails", i), f"min {lo} must be below max {hi}"

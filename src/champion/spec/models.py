@@ -23,6 +23,7 @@ __all__ = [
     "Metric",
     "Metrics",
     "ModelRef",
+    "Monitor",
     "Rollout",
     "Shadow",
 ]
@@ -71,12 +72,19 @@ class Metric(_Strict):
 
 
 class Guardrail(_Strict):
-    """A line the challenger must not cross: absolute bounds and/or non-inferiority."""
+    """A line the challenger must not cross: absolute bounds, a ratio to the champion's
+    value (serving metrics) and/or non-inferiority."""
 
     name: str = Field(pattern=NAME_PATTERN)
     min: float | None = None
     max: float | None = None
     non_inferiority_margin: float | None = Field(None, ge=0)
+    max_ratio: float | None = Field(
+        None, gt=0, description="serving metrics: at most this times the champion's value"
+    )
+    stop_after: int | None = Field(
+        None, ge=1, le=100, description="consecutive violating windows that stop the experiment"
+    )
 
 
 class Metrics(_Strict):
@@ -107,6 +115,30 @@ class Rollout(_Strict):
     stages: list[float] = Field(default_factory=_default_stages)
     min_stage_hours: float = Field(24, ge=0)
     min_stage_sample: int = Field(0, ge=0, description="units per arm before advancing")
+    on_fail: Literal["rollback", "pause"] = Field(
+        "rollback", description="what the monitor does when a stage gate fails"
+    )
+    on_inconclusive: Literal["pause", "extend"] = Field(
+        "pause", description="a gate that cannot pass yet: pause the rollout, or keep waiting"
+    )
+    apply: Literal["auto", "propose"] = Field(
+        "propose", description="at the last stage: apply the read-out's decision, or only say it"
+    )
+
+
+class Monitor(_Strict):
+    """How ``champion monitor`` judges guardrails on serving data (docs/rollout.md)."""
+
+    window_minutes: float = Field(5, gt=0, le=1440, description="length of a guardrail window")
+    min_window_requests: int = Field(
+        100, ge=1, description="challenger requests below which a window is no_data"
+    )
+    stop_after: int = Field(
+        3, ge=1, le=100, description="consecutive violating windows that stop (per guardrail)"
+    )
+    alpha: float = Field(
+        0.01, gt=0, lt=0.5, description="false-stop rate of all guardrails of an experiment"
+    )
 
 
 class Condition(_Strict):
@@ -154,6 +186,7 @@ class Experiment(_Strict):
     holdout: Holdout | None = None
     layer: Layer | None = None
     decision: DecisionRules | None = None
+    monitor: Monitor | None = None
 
     @field_validator("allocation")
     @classmethod

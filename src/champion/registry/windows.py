@@ -1,0 +1,82 @@
+"""The monitor's window ledger: serving sums per closed guardrail window, written once.
+
+A monitor that keeps its counts in memory forgets them when it restarts, and two monitors
+would count twice. Here each closed window's sums are inserted once per (experiment,
+start, variant): a second writer of the same window finds it stored and keeps the stored
+row, so the window ledger is what every monitor reads its k/K and its cumulative sums
+from. Like looks, windows are not changes: they leave versions and the audit log alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from champion.errors import InvalidArgument
+from champion.registry.connection import translate_errors
+from champion.registry.records import WindowRecord, as_utc
+from champion.registry.schema import windows
+
+__all__ = ["read_windows", "record_windows"]
+
+
+def _row(w: WindowRecord) -> dict[str, Any]:
+    if not isinstance(w, WindowRecord):
+        raise InvalidArgument("window", type(w).__name__, "a WindowRecord")
+    if not isinstance(w.start, datetime) or w.start.utcoffset() is None:
+        raise InvalidArgument("start", w.start, "a timezone-aware datetime")
+    if not (isinstance(w.seconds, int | float) and math.isfinite(w.seconds) and w.seconds > 0):
+        raise InvalidArgument("seconds", w.seconds, "the window's length in seconds, above 0")
+    for field in ("requests", "errors"):
+        value = getattr(w, field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgument(field, value, "a count, 0 or more")
+    return {
+        "experiment": w.experiment, "start": w.start.astimezone(UTC), "seconds": float(w.seconds),
+        "variant": w.variant, "requests": w.requests, "errors": w.errors, "sums": w.sums,
+    }  # fmt: skip
+
+
+def record_windows(writer: sa.Engine, shown: str, rows: Sequence[WindowRecord]) -> int:
+    """Insert the windows not stored yet; returns how many this call inserted.
+
+    One transaction per window keeps a concurrent writer's row: its unique key makes the
+    loser's insert fail, and the loser moves on to the next window.
+    """
+    checked = [_row(w) for w in rows]
+    inserted = 0
+    for row in checked:
+        key = (windows.c.experiment == row["experiment"], windows.c.start == row["start"],
+               windows.c.variant == row["variant"])  # fmt: skip
+        try:
+            with translate_errors(shown), writer.begin() as conn:
+                if conn.execute(sa.select(windows.c.id).where(*key)).first() is not None:
+                    continue
+                conn.execute(sa.insert(windows).values(**row))
+                inserted += 1
+        except sa.exc.IntegrityError:  # another monitor stored this window first
+            continue
+    return inserted
+
+
+def read_windows(
+    engine: sa.Engine, shown: str, name: str, since: datetime | None = None
+) -> list[WindowRecord]:
+    """The stored windows of ``name`` starting at or after ``since``, oldest first."""
+    query = sa.select(windows).where(windows.c.experiment == name)
+    if since is not None:
+        query = query.where(windows.c.start >= since.astimezone(UTC))
+    with translate_errors(shown), engine.connect() as conn:
+        found = conn.execute(query.order_by(windows.c.start, windows.c.variant)).all()
+    return [_record(r) for r in found]
+
+
+def _record(r: Any) -> WindowRecord:
+    return WindowRecord(
+        r.experiment, as_utc(r.start), float(r.seconds), r.variant, int(r.requests),
+        int(r.errors), dict(r.sums),
+    )  # fmt: skip
