@@ -8,6 +8,7 @@ from champion.cli.analyze import analyze
 from champion.cli.assign import assign
 from champion.cli.demo import demo
 from champion.cli.experiment import experiment_app
+from champion.cli.monitor import monitor
 from champion.cli.outcomes import outcomes_app
 from champion.cli.plan import plan
 from champion.cli.serve import serve
@@ -30,6 +31,7 @@ app.command(name="serve")(serve)
 app.command(name="assign")(assign)
 app.command(name="shadow-report")(shadow_report)
 app.command(name="analyze")(analyze)
+app.command(name="monitor")(monitor)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 

@@ -1,0 +1,322 @@
+"""Guardrail rules the monitor judges on serving data, and their status in words and numbers.
+
+Two kinds, both from the spec's ``metrics.guardrails`` (docs/rollout.md):
+
+- **SLO rules** (``max``/``min`` on ``error_rate``, ``latency_p50/p95/p99_ms``,
+  ``latency_mean_ms``; ``max_ratio`` of a latency to the champion's): judged on the
+  challenger in each closed window. A window *violates* only when its one-sided bound is
+  beyond the limit (for a max: the lower bound above it), *passes* when the bound on the
+  near side is inside, is *inconclusive* in between and ``no_data`` below the minimum sample
+  (never a pass). ``stop_after`` consecutive violating windows (windows without data
+  neither count nor break the run) stop the experiment.
+- **Comparative rules** (``non_inferiority_margin`` on ``error_rate`` or
+  ``latency_mean_ms``): the difference challenger - champion, summed over every window
+  since the experiment started, judged with an always-valid confidence sequence, so a
+  monitor reading every minute for weeks keeps its false-stop rate. It violates (and
+  stops at once) when the sequence shows harm beyond the margin.
+
+The monitor's ``alpha`` is the false-stop rate of an experiment's guardrails together:
+each of the ``m`` (rule, challenger) pairs gets ``alpha / m`` (Bonferroni). Outcome
+metrics with a margin (``false_positive``) need outcomes and attribution windows: the
+stage gates judge them with the read-out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from champion.analysis.aggregate import HISTOGRAM_EDGES
+from champion.spec.models import Experiment, Guardrail, Monitor
+from champion.stats.always_valid import confidence_sequence, mixing_variance
+from champion.stats.clustered import cluster_ratio_stats, clustered_rate_ci
+from champion.stats.frequentist import t_quantile
+from champion.stats.quantile import histogram_quantile
+from champion.stats.ratio import ratio_variance
+
+__all__ = [
+    "DEFAULTS",
+    "SERVING",
+    "RuleStatus",
+    "family_size",
+    "judge_comparative",
+    "judge_slo",
+    "judge_stage",
+    "monitored",
+    "totals",
+]
+
+DEFAULTS = Monitor()
+SERVING = ("error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms")
+_QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+_COMPARATIVE = ("error_rate", "latency_mean_ms")
+#: the always-valid sequences are tightest near this many challenger requests: a regression
+#: should be caught within a few thousand requests
+TUNING_REQUESTS = 2_000
+_NAN = float("nan")
+PASS, WARN, VIOLATION, INCONCLUSIVE, NO_DATA = (
+    "pass",
+    "warn",
+    "violation",
+    "inconclusive",
+    "no_data",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStatus:
+    """One rule of one guardrail for one challenger, as of the last closed window."""
+
+    guardrail: str
+    variant: str
+    rule: str  # "max 0.01", "max_ratio 1.1 x champion", "non-inferiority margin 0.005"
+    kind: str  # "slo" or "comparative"
+    status: str  # pass, violation, inconclusive, no_data
+    estimate: float
+    bound: float  # the one-sided bound that decides
+    limit: float
+    k: int  # consecutive violating windows (comparative: 1 once violated)
+    stop_after: int
+    n: int  # challenger requests judged (the window's, or since the start)
+    window: str  # ISO start of the window judged (comparative: the last one summed)
+    alpha: float
+
+    @property
+    def stop(self) -> bool:
+        return self.k >= self.stop_after
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("estimate", "bound", "limit"):
+            value = out[key]
+            out[key] = None if value is None or not math.isfinite(value) else value
+        out["stop"] = self.stop
+        return out
+
+    def describe(self) -> str:
+        """One line for the audit log and alerts."""
+        return (
+            f"{self.guardrail} {self.rule} on {self.variant}: {self.status}, estimate "
+            f"{_fmt(self.estimate)}, bound {_fmt(self.bound)} vs limit {_fmt(self.limit)}, "
+            f"{self.k}/{self.stop_after} windows, n {self.n} (window {self.window})"
+        )
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.4g}"
+
+
+def monitored(spec: Experiment) -> list[Guardrail]:
+    """The spec's guardrails the monitor judges on serving data."""
+    return [g for g in spec.metrics.guardrails if g.name in SERVING]
+
+
+def family_size(spec: Experiment) -> int:
+    """(rule, challenger) pairs sharing the monitor's alpha."""
+    rules = 0
+    for g in monitored(spec):
+        rules += sum(x is not None for x in (g.min, g.max, g.max_ratio))
+        rules += g.non_inferiority_margin is not None and g.name in _COMPARATIVE
+    return max(1, rules * len(spec.challengers))
+
+
+# -- one variant's value in a set of sums ---------------------------------------------------
+
+
+def _hist(sums: dict[str, Any]) -> np.ndarray:
+    counts = np.zeros(len(HISTOGRAM_EDGES) - 1)
+    for k, c in sums["bins"].items():
+        counts[int(k)] += c
+    return counts
+
+
+def _value(name: str, sums: dict[str, Any], alpha: float) -> tuple[float, float, float, float]:
+    """n, estimate and one-sided ``1 - alpha`` (lower, upper) bounds of one variant."""
+    requests = np.asarray(sums["requests"], float)
+    n = float(requests.sum())
+    if n == 0:
+        return 0.0, _NAN, _NAN, _NAN
+    if name == "error_rate":
+        r = clustered_rate_ci(cluster_ratio_stats(sums["errors"], requests), alpha=2 * alpha)
+        return n, r.rate, r.ci[0], r.ci[1]
+    if name == "latency_mean_ms":
+        stats = cluster_ratio_stats(sums["latency"], requests)
+        mean, var = stats.sum_num / stats.sum_den, ratio_variance(stats)
+        if not math.isfinite(var):
+            return n, mean, -math.inf, math.inf
+        half = t_quantile(1 - alpha, stats.n - 1) * math.sqrt(var)
+        return n, mean, mean - half, mean + half
+    e = histogram_quantile(HISTOGRAM_EDGES, _hist(sums), _QUANTILES[name], alpha=2 * alpha)
+    return n, e.estimate, e.ci[0], e.ci[1]
+
+
+def _window_status(
+    g: Guardrail, rule: str, limit: float, mine: dict[str, Any], champion: dict[str, Any],
+    alpha: float, settings: Monitor,
+) -> tuple[str, float, float, int]:  # fmt: skip
+    """(status, estimate, deciding bound, n) of one window."""
+    n, est, lo, hi = _value(g.name, mine, alpha)
+    if n < settings.min_window_requests:
+        return NO_DATA, est, _NAN, int(n)
+    if rule == "max_ratio":
+        cn, c_est, c_lo, c_hi = _value(g.name, champion, alpha)
+        if cn < settings.min_window_requests or not c_est > 0:
+            return NO_DATA, est, _NAN, int(n)
+        # the challenger's bound against the ratio times the champion's far bound
+        if lo > limit * c_hi:
+            return VIOLATION, est / c_est, lo / c_hi, int(n)
+        if hi <= limit * c_lo:
+            return PASS, est / c_est, hi / c_lo, int(n)
+        return INCONCLUSIVE, est / c_est, lo / c_hi, int(n)
+    if rule == "max":
+        if lo > limit:
+            return VIOLATION, est, lo, int(n)
+        return (PASS if hi <= limit else INCONCLUSIVE), est, hi, int(n)
+    if hi < limit:  # min
+        return VIOLATION, est, hi, int(n)
+    return (PASS if lo >= limit else INCONCLUSIVE), est, lo, int(n)
+
+
+def judge_slo(
+    spec: Experiment, windows: Sequence[dict[str, dict[str, Any]]], starts: Sequence[str]
+) -> list[RuleStatus]:
+    """Every SLO rule of every challenger, as of the last of ``windows``.
+
+    ``windows[i]`` maps variant -> sums of the window starting at ``starts[i]``, oldest
+    first; only the last ``stop_after`` windows with data matter.
+    """
+    settings = spec.monitor or DEFAULTS
+    alpha = settings.alpha / family_size(spec)
+    out = []
+    for g in monitored(spec):
+        stop_after = g.stop_after or settings.stop_after
+        rules = [
+            (r, getattr(g, r)) for r in ("max", "min", "max_ratio") if getattr(g, r) is not None
+        ]
+        for v in spec.challengers:
+            for rule, limit in rules:
+                last: tuple[str, float, float, int] | None = None
+                k, seen = 0, 0
+                for w in reversed(windows):
+                    mine, theirs = w.get(v), w.get(spec.champion)
+                    if mine is None or theirs is None:
+                        continue
+                    status = _window_status(g, rule, limit, mine, theirs, alpha, settings)
+                    last = last or status
+                    if status[0] == NO_DATA:
+                        continue
+                    if status[0] != VIOLATION:
+                        break
+                    k += 1
+                    seen += 1
+                    if seen >= stop_after:
+                        break
+                status_, est, bound, n = last or (NO_DATA, _NAN, _NAN, 0)
+                label = (
+                    f"max_ratio {limit:g} x champion"
+                    if rule == "max_ratio"
+                    else f"{rule} {limit:g}"
+                )
+                out.append(
+                    RuleStatus(
+                        g.name,
+                        v,
+                        label,
+                        "slo",
+                        status_,
+                        est,
+                        bound,
+                        float(limit),
+                        k,
+                        stop_after,
+                        n,
+                        starts[-1] if starts else "",
+                        alpha,
+                    )
+                )
+    return out
+
+
+def totals(windows: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per variant, the bucket sums of ``windows`` added up (a unit keeps its bucket, so the
+    buckets of the sum still hold independent units)."""
+    out: dict[str, dict[str, Any]] = {}
+    for w in windows:
+        for variant, sums in w.items():
+            acc = out.setdefault(variant, {k: np.zeros(len(sums[k])) for k in _SUMMED})
+            for k in _SUMMED:
+                acc[k] += np.asarray(sums[k], float)
+            bins = acc.setdefault("bins", {})
+            for b, c in sums.get("bins", {}).items():
+                bins[b] = bins.get(b, 0) + c
+    return out
+
+
+def judge_stage(
+    spec: Experiment, summed: dict[str, dict[str, Any]], stage_start: str
+) -> list[RuleStatus]:
+    """The SLO rules on the current stage's windows pooled: what a stage gate (and a
+    delivery controller's verdict) asks, "has this stage shown it keeps its limits?"."""
+    return [replace(r, kind="stage", k=0) for r in judge_slo(spec, [summed], [stage_start])]
+
+
+_SUMMED = ("requests", "errors", "latency")
+
+
+def _mean_and_variance(name: str, sums: dict[str, Any]) -> tuple[float, float, float]:
+    """n, estimate and its variance (between unit buckets; never below the binomial one)."""
+    den = np.asarray(sums["requests"], float)
+    num = np.asarray(sums["errors" if name == "error_rate" else "latency"], float)
+    stats = cluster_ratio_stats(num, den)
+    if stats.sum_den == 0:
+        return 0.0, _NAN, _NAN
+    est, var = stats.sum_num / stats.sum_den, ratio_variance(stats)
+    if name == "error_rate":
+        floor = max(est * (1 - est), 1.0 / stats.sum_den) / stats.sum_den
+        var = max(var, floor) if math.isfinite(var) else floor
+    return stats.sum_den, est, var
+
+
+def judge_comparative(
+    spec: Experiment, summed: dict[str, dict[str, Any]], last_start: str
+) -> list[RuleStatus]:
+    """Every comparative rule of every challenger on the sums of every window since the
+    start (:func:`totals`); ``last_start`` names the newest window in them."""
+    settings = spec.monitor or DEFAULTS
+    alpha = settings.alpha / family_size(spec)
+    out = []
+    champion = summed.get(spec.champion)
+    for g in monitored(spec):
+        margin = g.non_inferiority_margin
+        if margin is None or g.name not in _COMPARATIVE:
+            continue
+        for v in spec.challengers:
+            mine = summed.get(v)
+            n_t, est_t, var_t = _mean_and_variance(g.name, mine) if mine else (0.0, _NAN, _NAN)
+            n_c, est_c, var_c = (
+                _mean_and_variance(g.name, champion) if champion else (0.0, _NAN, _NAN)
+            )
+            label = f"non-inferiority margin {margin:g}"
+            if min(n_t, n_c) < settings.min_window_requests or not (var_t + var_c) > 0:
+                out.append(RuleStatus(g.name, v, label, "comparative", NO_DATA, _NAN, _NAN, margin,
+                                      0, 1, int(n_t), last_start, alpha))  # fmt: skip
+                continue
+            diff, var = est_t - est_c, var_t + var_c
+            # one-sided at alpha: the two-sided sequence at 2 alpha; tuned, on a per-request
+            # scale, to be tightest near TUNING_REQUESTS challenger requests
+            per_request = var * n_t
+            tau2 = mixing_variance(per_request, TUNING_REQUESTS, alpha=2 * alpha)
+            cs = confidence_sequence(diff, per_request, n_t, alpha=2 * alpha, tau2=tau2)
+            if cs.lower > margin:  # harm beyond the margin (both metrics: lower is better)
+                status, bound, k = VIOLATION, cs.lower, 1
+            elif cs.upper <= margin:
+                status, bound, k = PASS, cs.upper, 0
+            else:
+                status, bound, k = INCONCLUSIVE, cs.lower, 0
+            out.append(RuleStatus(g.name, v, label, "comparative", status, diff, bound, margin, k,
+                                  1, int(n_t), last_start, alpha))  # fmt: skip
+    return out

@@ -1,0 +1,291 @@
+"""One tick of the monitor: for each live experiment, store the windows that closed, judge
+the guardrails, and apply what they and the rollout gates say, through the registry.
+
+Everything a tick needs is in the registry (state, history, window ledger, look ledger)
+and the event store, so a restarted monitor carries on where the last one stopped, and
+two monitors never double-apply: every write names the version it read
+(``expected_version``); the loser's StaleVersion means the other one acted, and the next
+tick sees its result. One broken experiment (a spec the store cannot read, missing
+events) is reported in its result and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from champion.analysis.store import EventStore
+from champion.errors import ChampionError, StaleVersion
+from champion.monitor import reading
+from champion.monitor.reading import stage_units
+from champion.monitor.rollout import Move, current_challenger, gate, read_out_move
+from champion.monitor.rules import (
+    DEFAULTS,
+    NO_DATA,
+    PASS,
+    VIOLATION,
+    RuleStatus,
+    judge_comparative,
+    judge_slo,
+    judge_stage,
+    totals,
+)
+from champion.monitor.windows import closed_windows, read_windows, window_start
+from champion.registry import ExperimentState, Registry
+from champion.registry.records import AuditEntry, WindowRecord
+from champion.spec.models import Experiment
+
+__all__ = ["ACTOR", "SETTLE_SECONDS", "ExperimentTick", "tick", "verdict"]
+
+log = logging.getLogger("champion.monitor")
+
+ACTOR = "champion-monitor"
+#: a window is judged this long after its end: the gateway's writer flushes every second
+SETTLE_SECONDS = 5.0
+LIVE = ("running", "paused")
+_STAGE_ACTIONS = ("start", "ramp", "resume")
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentTick:
+    """What one tick found and did for one experiment."""
+
+    name: str
+    state: str
+    percent: float | None  # the rolled-out challenger's share, in percent
+    rules: tuple[RuleStatus, ...] = ()
+    stage: tuple[RuleStatus, ...] = ()  # SLO rules on the current stage's windows pooled
+    action: str | None = None  # stop, advance, pause, rollback, complete, promote, propose
+    reason: str = ""
+    applied: bool = False  # False in dry runs, or when another monitor acted first
+    error: str | None = None
+    new_windows: int = 0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "state": self.state, "stage_percent": self.percent,
+            "verdict": verdict(self.rules, self.stage),
+            "rules": [r.to_dict() for r in self.rules],
+            "stage_rules": [r.to_dict() for r in self.stage],
+            "action": self.action, "reason": self.reason, "applied": self.applied,
+            "error": self.error, "new_windows": self.new_windows,
+        }  # fmt: skip
+
+
+def verdict(rules: Sequence[RuleStatus], stage: Sequence[RuleStatus] = ()) -> str:
+    """``fail`` when a rule violates now; ``pass`` only when none does, every SLO rule keeps
+    its limit on the stage's pooled windows and no comparative rule lacks data;
+    ``inconclusive`` otherwise (``no_data`` is never a pass)."""
+    if any(r.stop or r.status == VIOLATION for r in rules):
+        return "fail"
+    if any(r.status == NO_DATA for r in rules if r.kind == "comparative"):
+        return "inconclusive"
+    if stage and all(r.status == PASS for r in stage):
+        return "pass"
+    if not stage and rules and all(r.status == PASS for r in rules):
+        return "pass"
+    return "inconclusive"
+
+
+def _started(history: Sequence[AuditEntry]) -> tuple[datetime, datetime]:
+    """(when traffic started, when the current stage started) from the audit log."""
+    start = next((e.at for e in history if e.action == "start"), history[0].at)
+    stage = next((e.at for e in reversed(history) if e.action in _STAGE_ACTIONS), start)
+    return start, stage
+
+
+def _grouped(windows: Iterable[WindowRecord]) -> tuple[list[dict[str, dict[str, Any]]], list[str]]:
+    by_start: dict[datetime, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for w in windows:
+        by_start[w.start][w.variant] = w.sums
+    starts = sorted(by_start)
+    return [by_start[s] for s in starts], [s.isoformat() for s in starts]
+
+
+def sync_windows(
+    registry: Registry, store: EventStore, state: ExperimentState, spec: Experiment,
+    since: datetime, now: datetime, *, dry_run: bool,
+) -> tuple[list[WindowRecord], int]:  # fmt: skip
+    """Every closed window since ``since``: the stored ones plus those closed since."""
+    seconds = (spec.monitor or DEFAULTS).window_minutes * 60
+    stored = registry.windows(state.name, since=window_start(since, seconds))
+    first = stored[-1].start + timedelta(seconds=seconds) if stored else since
+    starts = closed_windows(first, now, seconds, SETTLE_SECONDS)
+    new = read_windows(store, state.name, spec.variants, starts, seconds)
+    inserted = 0 if dry_run or not new else registry.record_windows(new)
+    return [*stored, *new], inserted
+
+
+def judge(spec: Experiment, windows: Sequence[WindowRecord]) -> list[RuleStatus]:
+    """Every rule of every challenger on the closed windows since the start."""
+    grouped, starts = _grouped(windows)
+    last = starts[-1] if starts else ""
+    return [*judge_slo(spec, grouped, starts), *judge_comparative(spec, totals(grouped), last)]
+
+
+def judge_current_stage(
+    spec: Experiment, windows: Sequence[WindowRecord], stage_started: datetime
+) -> list[RuleStatus]:
+    """The SLO rules on the windows that began in the current stage, pooled."""
+    seconds = (spec.monitor or DEFAULTS).window_minutes * 60
+    first = window_start(stage_started, seconds) + timedelta(seconds=seconds)
+    grouped, _ = _grouped(w for w in windows if w.start >= first)
+    return judge_stage(spec, totals(grouped), first.isoformat())
+
+
+ReadOut = Callable[[ExperimentState, Experiment, datetime], tuple[str, list[str], bool, bool]]
+
+
+def _evidence(rules: Sequence[RuleStatus], **extra: Any) -> dict[str, Any]:
+    return {"rules": [r.to_dict() for r in rules], **extra}
+
+
+def _decide(
+    state: ExperimentState, spec: Experiment, rules: list[RuleStatus], stage: list[RuleStatus],
+    history: Sequence[AuditEntry], now: datetime, units: Callable[[], dict[str, int]],
+    read_out: ReadOut | None,
+) -> Move | None:  # fmt: skip
+    stopping = [r for r in rules if r.stop]
+    if stopping:
+        reason = "guardrail stop: " + "; ".join(r.describe() for r in stopping)
+        return Move("stop", reason, evidence=_evidence(stopping))
+    if spec.rollout is None or state.state.value != "running" or read_out is None:
+        return None
+    _, stage_started = _started(history)
+    seconds = (spec.monitor or DEFAULTS).window_minutes * 60
+    in_stage = len(closed_windows(stage_started, now, seconds, SETTLE_SECONDS)) - 1
+    patience = max((r.stop_after for r in rules), default=1)
+    cheap, move = gate(spec.rollout, rules, stage, stage_started, now, {}, in_stage, patience)
+    if move is not None or not cheap.ready:
+        return move
+    counted = units()
+    cheap, move = gate(spec.rollout, rules, stage, stage_started, now, counted, in_stage, patience)
+    if move is not None or not cheap.ready:
+        return move
+    decision, reasons, srm_ok, guardrail_failed = read_out(state, spec, now)
+    percent = 100 * state.allocation.get(current_challenger(spec, state.allocation), 0.0)
+    return read_out_move(spec.rollout, decision, reasons, srm_ok, percent, guardrail_failed)
+
+
+def _apply(registry: Registry, state: ExperimentState, spec: Experiment, move: Move) -> None:
+    version = state.version
+    which = current_challenger(spec, state.allocation)
+    if move.action == "stop":
+        registry.stop(
+            state.name,
+            reason=move.reason,
+            evidence=move.evidence,
+            expected_version=version,
+            by=ACTOR,
+        )
+    elif move.action == "advance":
+        assert move.to is not None
+        registry.ramp(state.name, move.to, challenger=which, reason=move.reason,
+                      evidence=move.evidence, expected_version=version, by=ACTOR)  # fmt: skip
+    elif move.action == "pause":
+        registry.pause(
+            state.name,
+            reason=move.reason,
+            evidence=move.evidence,
+            expected_version=version,
+            by=ACTOR,
+        )
+    elif move.action == "rollback":
+        registry.rollback(
+            state.name,
+            reason=move.reason,
+            evidence=move.evidence,
+            expected_version=version,
+            by=ACTOR,
+        )
+    elif move.action == "promote":
+        registry.promote(state.name, reason=move.reason, challenger=which,
+                         evidence=move.evidence, expected_version=version, by=ACTOR)  # fmt: skip
+    elif move.action == "complete":
+        registry.complete(state.name, reason=move.reason, expected_version=version, by=ACTOR)
+
+
+_APPLIED = ("stop", "advance", "pause", "rollback", "promote", "complete")
+
+
+def tick_one(
+    registry: Registry, store: EventStore, state: ExperimentState, now: datetime, *,
+    dry_run: bool = False, units: Callable[[ExperimentState, Experiment, datetime], dict[str, int]]
+    | None = None, read_out: ReadOut | None = None,
+) -> ExperimentTick:  # fmt: skip
+    """Judge and act on one live experiment."""
+    spec = state.spec
+    history = registry.history(state.name)
+    started, _ = _started(history)
+    windows, inserted = sync_windows(registry, store, state, spec, started, now, dry_run=dry_run)
+    rules = judge(spec, windows)
+    _, stage_started = _started(history)
+    stage = judge_current_stage(spec, windows, stage_started)
+    percent = 100 * state.allocation.get(current_challenger(spec, state.allocation), 0.0)
+    units = units or stage_units(store)
+    read_out = read_out or reading.read_out(registry, store)
+    count = partial(units, state, spec, now)
+    move = _decide(state, spec, rules, stage, history, now, count, read_out)
+    result = ExperimentTick(
+        state.name, state.state.value, percent, tuple(rules), tuple(stage), new_windows=inserted
+    )
+    if move is None or move.action == "wait":
+        reason = move.reason if move else ""
+        return _replace(result, reason=reason)
+    applied = False
+    if move.action in _APPLIED and not dry_run:
+        try:
+            _apply(registry, state, spec, move)
+            applied = True
+        except StaleVersion:  # another monitor or a person acted first: next tick sees it
+            log.info("%s changed since it was read; leaving it to the next tick", state.name)
+    return _replace(result, action=move.action, reason=move.reason, applied=applied,
+                    evidence=move.evidence)  # fmt: skip
+
+
+def _replace(t: ExperimentTick, **changes: Any) -> ExperimentTick:
+    return replace(t, **changes)
+
+
+def tick(
+    registry: Registry, open_store: Callable[[str], EventStore], names: Sequence[str] = (), *,
+    now: datetime | None = None, dry_run: bool = False,
+    units: Callable[[ExperimentState, Experiment, datetime], dict[str, int]] | None = None,
+    read_out: ReadOut | None = None,
+) -> list[ExperimentTick]:  # fmt: skip
+    """One pass over every live experiment (or the named ones)."""
+    now = now or datetime.now(UTC)
+    snapshot = registry.snapshot()
+    wanted = set(names)
+    out = []
+    for state in snapshot.experiments:
+        if wanted and state.name not in wanted:
+            continue
+        if state.state.value not in LIVE:
+            continue
+        try:
+            with open_store(state.name) as store:
+                out.append(tick_one(registry, store, state, now, dry_run=dry_run, units=units,
+                                    read_out=read_out))  # fmt: skip
+        except (ChampionError, ValueError, OSError) as e:
+            out.append(ExperimentTick(state.name, state.state.value, None, error=_one_line(e)))
+        except Exception as e:
+            log.exception("monitor tick failed for %s", state.name)
+            out.append(ExperimentTick(state.name, state.state.value, None, error=_one_line(e)))
+    missing = sorted(wanted - {s.name for s in snapshot.experiments})
+    out.extend(
+        ExperimentTick(name, "unknown", None, error=f"no experiment named {name!r}")
+        for name in missing
+    )
+    return out
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return f"{type(e).__name__}: {text}"[:500]
