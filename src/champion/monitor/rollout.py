@@ -4,7 +4,9 @@ A stage (the challenger's share, one of ``rollout.stages``) may advance when eve
 passes: it has run ``min_stage_hours``, each arm has ``min_stage_sample`` units exposed
 under it, no guardrail is violating or ``no_data``, and the read-out (valid however often
 it is read: ``champion.analysis.readout``) shows no SRM and no significant harm on the
-primary metric, nor a failing guardrail. A failure applies ``on_fail`` (``rollback`` or
+primary metric, nor a failing guardrail of its own. A stage is never advanced while a
+guardrail window violates; ``stop_after`` violating windows in a row stop the experiment
+(``champion.monitor.tick``). A failing read-out applies ``on_fail`` (``rollback`` or
 ``pause``); a gate that cannot pass yet applies ``on_inconclusive`` (``pause``, or
 ``extend``: wait). At the last stage, the read-out's decision is applied (``apply: auto``)
 or only proposed (``apply: propose``).
@@ -62,7 +64,7 @@ def gate(
 ) -> tuple[Gate, Move | None]:  # fmt: skip
     """The cheap gates; a Move when they already decide (a failing or silent guardrail).
 
-    ``rules`` are the guardrails now (a violation fails the gate); ``stage`` the SLO rules
+    ``rules`` are the guardrails now (a violation holds the stage); ``stage`` the SLO rules
     on the stage's windows pooled, which must pass: a stage advances on evidence that it
     keeps its limits, not on the absence of a stop.
 
@@ -72,9 +74,9 @@ def gate(
     """
     hours = (now - stage_started).total_seconds() / 3600
     failing = [r for r in rules if r.status == VIOLATION]
-    if failing:
+    if failing:  # not advanced while violating; stop_after windows in a row stop it
         move = Move(
-            rollout.on_fail, "guardrail violating: " + failing[0].describe(),
+            "wait", "guardrail violating: " + failing[0].describe(),
             evidence={"rules": [r.to_dict() for r in failing]},
         )  # fmt: skip
         return Gate(False, move.reason, hours, units), move

@@ -56,7 +56,7 @@ _QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0
 _COMPARATIVE = ("error_rate", "latency_mean_ms")
 #: the always-valid sequences are tightest near this many challenger requests: a regression
 #: should be caught within a few thousand requests
-TUNING_REQUESTS = 2_000
+TUNING_REQUESTS = 4_000
 _NAN = float("nan")
 PASS, WARN, VIOLATION, INCONCLUSIVE, NO_DATA = (
     "pass",
