@@ -11,6 +11,7 @@ from champion.cli.experiment import experiment_app
 from champion.cli.monitor import monitor
 from champion.cli.outcomes import outcomes_app
 from champion.cli.plan import plan
+from champion.cli.rollout import rollout_app
 from champion.cli.serve import serve
 from champion.cli.shadow import shadow_report
 from champion.cli.validate import validate
@@ -34,6 +35,7 @@ app.command(name="analyze")(analyze)
 app.command(name="monitor")(monitor)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(rollout_app, name="rollout")
 
 
 @app.callback()
