@@ -83,7 +83,8 @@ def test_an_error_window_violates_only_when_its_lower_bound_is_above_the_max():
     unclear = judge_slo(spec, [window(sums(independent(400, 0.02, rng)))], ["w"])[0]
     assert (bad.status, bad.k) == (VIOLATION, 1)
     assert bad.bound > 0.02  # the deciding bound is the lower one
-    assert good.status == PASS and good.bound <= 0.02  # the upper one
+    assert good.status == PASS
+    assert good.bound <= 0.02
     assert unclear.status == INCONCLUSIVE
     # one request per unit: the bounds are close to the exact binomial (Clopper-Pearson)
     # bounds at one-sided alpha 0.05; the clustered variance adds little
@@ -147,8 +148,10 @@ def test_max_ratio_compares_the_challenger_with_the_champion_of_the_same_window(
     zeros = [[0]] * 3_000
     slower = judge_slo(spec, [window(sums(zeros, slow), sums(zeros, fast))], ["w"])[0]
     alike = judge_slo(spec, [window(sums(zeros, same), sums(zeros, fast))], ["w"])[0]
-    assert slower.status == VIOLATION and slower.estimate == pytest.approx(1.4, rel=0.08)
-    assert alike.status in (PASS, INCONCLUSIVE) and alike.estimate == pytest.approx(1.0, rel=0.08)
+    assert slower.status == VIOLATION
+    assert slower.estimate == pytest.approx(1.4, rel=0.08)
+    assert alike.status in (PASS, INCONCLUSIVE)
+    assert alike.estimate == pytest.approx(1.0, rel=0.08)
     assert slower.rule == "max_ratio 1.1 x champion"
 
 
@@ -173,7 +176,10 @@ def test_the_comparative_rule_is_the_one_sided_always_valid_bound_on_the_differe
     tau2 = x * v * 5_000 / TUNING_REQUESTS
     lower = rule.estimate - _normal_mixture_radius(v, tau2, 0.02)
     assert rule.bound == pytest.approx(lower, rel=0.05)
-    assert rule.status == VIOLATION and rule.stop and rule.k == 1 and rule.stop_after == 1
+    assert rule.status == VIOLATION
+    assert rule.stop
+    assert rule.k == 1
+    assert rule.stop_after == 1
 
 
 def test_the_comparative_rule_waits_for_data_and_passes_only_when_non_inferiority_shows():
@@ -184,7 +190,8 @@ def test_the_comparative_rule_waits_for_data_and_passes_only_when_non_inferiorit
     same = sums(independent(30_000, 0.01, rng))
     fine = judge_comparative(spec, totals([window(same, sums(independent(30_000, 0.01, rng)))]),
                              "w")[0]  # fmt: skip
-    assert fine.status == PASS and fine.bound <= 0.01
+    assert fine.status == PASS
+    assert fine.bound <= 0.01
 
 
 def test_totals_add_windows_and_keep_units_in_their_buckets():
@@ -203,5 +210,7 @@ def test_the_stage_judges_the_pooled_windows():
     one = judge_slo(spec, parts[:1], ["w"])[0]  # 4 errors in 400
     pooled = judge_stage(spec, totals(parts), "stage")[0]
     assert one.status == INCONCLUSIVE  # 1 % in 400 requests: not below 2 % at alpha 0.01
-    assert pooled.status == PASS and pooled.kind == "stage" and pooled.n == 4_000
+    assert pooled.status == PASS
+    assert pooled.kind == "stage"
+    assert pooled.n == 4_000
     assert verdict([one], [pooled]) == "pass"
