@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from champion.analysis.store import EventStore
-from champion.errors import ChampionError, StaleVersion
+from champion.errors import ChampionError, NoExposures, StaleVersion
 from champion.monitor import reading
 from champion.monitor.reading import stage_units
 from champion.monitor.rollout import Move, current_challenger, gate, read_out_move
@@ -35,7 +35,7 @@ from champion.monitor.rules import (
     judge_stage,
     totals,
 )
-from champion.monitor.windows import closed_windows, read_windows, window_start
+from champion.monitor.windows import closed_windows, empty_sums, read_windows, window_start
 from champion.registry import ExperimentState, Registry
 from champion.registry.records import AuditEntry, WindowRecord
 from champion.spec.models import Experiment
@@ -109,7 +109,7 @@ def _grouped(windows: Iterable[WindowRecord]) -> tuple[list[dict[str, dict[str, 
 
 
 def sync_windows(
-    registry: Registry, store: EventStore, state: ExperimentState, spec: Experiment,
+    registry: Registry, store: EventStore | None, state: ExperimentState, spec: Experiment,
     since: datetime, now: datetime, *, dry_run: bool,
 ) -> tuple[list[WindowRecord], int]:  # fmt: skip
     """Every closed window since ``since``: the stored ones plus those closed since."""
@@ -117,7 +117,11 @@ def sync_windows(
     stored = registry.windows(state.name, since=window_start(since, seconds))
     first = stored[-1].start + timedelta(seconds=seconds) if stored else since
     starts = closed_windows(first, now, seconds, SETTLE_SECONDS)
-    new = read_windows(store, state.name, spec.variants, starts, seconds)
+    if store is None:  # nothing logged yet: the windows are empty, judged no_data
+        new = [WindowRecord(state.name, s, seconds, v, 0, 0, empty_sums())
+               for s in starts for v in spec.variants]  # fmt: skip
+    else:
+        new = read_windows(store, state.name, spec.variants, starts, seconds)
     inserted = 0 if dry_run or not new else registry.record_windows(new)
     return [*stored, *new], inserted
 
@@ -215,7 +219,7 @@ _APPLIED = ("stop", "advance", "pause", "rollback", "promote", "complete")
 
 
 def tick_one(
-    registry: Registry, store: EventStore, state: ExperimentState, now: datetime, *,
+    registry: Registry, store: EventStore | None, state: ExperimentState, now: datetime, *,
     dry_run: bool = False, units: Callable[[ExperimentState, Experiment, datetime], dict[str, int]]
     | None = None, read_out: ReadOut | None = None,
 ) -> ExperimentTick:  # fmt: skip
@@ -228,8 +232,11 @@ def tick_one(
     _, stage_started = _started(history)
     stage = judge_current_stage(spec, windows, stage_started)
     percent = 100 * state.allocation.get(current_challenger(spec, state.allocation), 0.0)
-    units = units or stage_units(store)
-    read_out = read_out or reading.read_out(registry, store)
+    if store is None:  # no events: the gates cannot pass, nothing to count or read
+        units = units or (lambda *_: {})
+    else:
+        units = units or stage_units(store)
+        read_out = read_out or reading.read_out(registry, store)
     count = partial(units, state, spec, now)
     move = _decide(state, spec, rules, stage, history, now, count, read_out)
     result = ExperimentTick(
@@ -270,7 +277,13 @@ def tick(
         if state.state.value not in LIVE:
             continue
         try:
-            with open_store(state.name) as store:
+            try:
+                opened = open_store(state.name)
+            except NoExposures:  # a live experiment that has logged nothing yet
+                out.append(tick_one(registry, None, state, now, dry_run=dry_run, units=units,
+                                    read_out=read_out))  # fmt: skip
+                continue
+            with opened as store:
                 out.append(tick_one(registry, store, state, now, dry_run=dry_run, units=units,
                                     read_out=read_out))  # fmt: skip
         except (ChampionError, ValueError, OSError) as e:

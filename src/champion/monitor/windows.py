@@ -28,7 +28,7 @@ from champion.analysis.attribution import counted_exposures
 from champion.analysis.store import EventStore
 from champion.registry.records import WindowRecord
 
-__all__ = ["closed_windows", "read_windows", "window_start"]
+__all__ = ["closed_windows", "empty_sums", "read_windows", "window_start"]
 
 
 def window_start(at: datetime, seconds: float) -> datetime:
@@ -81,7 +81,7 @@ def read_windows(
     per_bin = timed.group_by("w", "variant", bin=histogram_bin(timed.latency_ms)).aggregate(
         requests=timed.count()
     )
-    sums: dict[tuple[int, str], dict[str, Any]] = defaultdict(_empty)
+    sums: dict[tuple[int, str], dict[str, Any]] = defaultdict(empty_sums)
     for r in store.fetch(per_bucket):
         cell = sums[(int(r["w"]), r["variant"])]
         b = int(r["bucket"]) if r["bucket"] is not None else 0
@@ -95,13 +95,14 @@ def read_windows(
     for start in starts:
         w = round(start.timestamp() / seconds)
         for v in variants:
-            cell = sums.get((w, v)) or _empty()
+            cell = sums.get((w, v)) or empty_sums()
             requests, errors = sum(cell["requests"]), sum(cell["errors"])
             out.append(WindowRecord(experiment, start, seconds, v, requests, errors, cell))
     return out
 
 
-def _empty() -> dict[str, Any]:
+def empty_sums() -> dict[str, Any]:
+    """The sums of a window without requests."""
     return {
         "requests": [0] * UNIT_BUCKETS,
         "errors": [0] * UNIT_BUCKETS,
