@@ -9,7 +9,8 @@ import pytest
 
 from champion.analysis.store import open_store
 from champion.events import Exposure, open_writer
-from champion.monitor.tick import ACTOR, tick
+from champion.monitor.tick import ACTOR, SETTLE_SECONDS, tick
+from champion.monitor.windows import closed_windows
 from champion.registry import Registry
 from champion.spec.models import Experiment
 
@@ -99,10 +100,14 @@ def test_a_healthy_challenger_is_left_alone_and_windows_are_read_once(tmp_path, 
         (first,) = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=4, seconds=10))
         (second,) = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=4, seconds=10))
         (third,) = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=6, seconds=10))
+        closed = [
+            len(closed_windows(t0, t0 + timedelta(minutes=m, seconds=10), 60, SETTLE_SECONDS))
+            for m in (4, 6)
+        ]
         assert first.action is None
-        assert first.new_windows == 2 * 4  # two variants, four closed windows
+        assert first.new_windows == 2 * closed[0]  # two variants per closed window
         assert second.new_windows == 0  # a restarted monitor reads nothing twice
-        assert third.new_windows == 2 * 2
+        assert third.new_windows == 2 * (closed[1] - closed[0])
         assert [r.status for r in third.rules if r.kind == "slo"] != ["violation"] * 2
         assert reg.get("exp").state.value == "running"
 
