@@ -71,8 +71,8 @@ def test_a_failing_challenger_is_stopped_once_with_its_evidence(tmp_path, db):
     state, t0 = started(db, make_spec())
     write(tmp_path / "ev", "exp", state.version, t0, 6, rate_b=0.08)
     with Registry(db) as reg:
-        early = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=1, seconds=10))
-        assert early[0].action is None  # one window: nothing to judge on yet
+        early = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(seconds=2))
+        assert early[0].action is None  # no window has closed: nothing to judge yet
         (result,) = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=6, seconds=10))
         assert result.action == "stop"
         assert result.applied
