@@ -229,3 +229,9 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused(timeout: float) -> N
 def test_an_unknown_alert_kind_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="one of violation, stop"):
         Alert("oops", "e", "t")
+
+
+def test_a_token_in_the_path_never_reaches_the_logs() -> None:
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
+    with Webhook(url) as hook:
+        assert hook.safe_url == "https://hooks.slack.com:443/services/***"

@@ -216,7 +216,7 @@ class Webhook:
 
 
 def _safe_url(url: object) -> str:
-    """``scheme://host:port/path``: no user, password, query or fragment, so logs keep no secret."""
+    """``scheme://host:port/first-segment/***``: no user, password, query, fragment or token."""
     if not isinstance(url, str):
         raise InvalidArgument("webhook", url, _URL_RULE)
     try:
@@ -228,7 +228,11 @@ def _safe_url(url: object) -> str:
         raise InvalidArgument("webhook", url, _URL_RULE)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{host}:{port}{parts.path}"
+    # Webhook URLs carry their token in the path (Slack: /services/T…/B…/<token>): keep
+    # the first segment, which says what the endpoint is, and mask the rest
+    segments = parts.path.split("/")
+    path = "/".join(segments[:2]) + ("/***" if len(segments) > 2 else "")
+    return f"{parts.scheme}://{host}:{port}{path}"
 
 
 def _jsonable(value: Any) -> Any:
