@@ -176,8 +176,9 @@ def monitor(
                 raise typer.Exit(1)
             return
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
         err_console.print(
             f"champion monitor: every {seconds:g} s over {escape(reg.url)}", highlight=False
         )
