@@ -16,7 +16,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from champion.cli._output import console, print_json
+from champion.cli._output import console, err_console, print_json
 from champion.cli.experiment import By, Db, Expect, Json, Name, Required, _registry, _write
 
 __all__ = ["rollout_app"]
@@ -124,11 +124,35 @@ def promote(
     challenger: Annotated[
         str | None, typer.Option("--challenger", help="The winner (default: the first).")
     ] = None,
+    mlflow_alias: Annotated[
+        str | None,
+        typer.Option("--mlflow-alias", help="Also move this MLflow alias to the winner's version "
+                     "(default: the spec's rollout.promote_alias)."),
+    ] = None,
     db: Db = None, by: By = None, expect: Expect = None, json_output: Json = False,
 ) -> None:  # fmt: skip
     """Finish: the challenger serves everyone (state completed)."""
+    from champion.monitor.promotion import move_alias
+
     _write(db, name, expect, json_output, lambda r, v: r.promote(
         name, reason=reason, challenger=challenger, expected_version=v, by=by))  # fmt: skip
+    with _registry(db) as registry:
+        state = registry.get(name)
+    spec = state.spec
+    alias = mlflow_alias or (spec.rollout.promote_alias if spec.rollout else None)
+    if alias:
+        winner = max(state.allocation, key=lambda v: state.allocation[v])
+        try:
+            said = move_alias(spec, winner, alias)
+        except Exception as e:  # the promotion stands; say what failed
+            err_console.print(
+                f"[bold red]error:[/] {escape(name)} is promoted, but the MLflow alias "
+                f"{escape(alias)} was not moved: {escape(str(e))}",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        if not json_output:
+            console.print(escape(said), highlight=False)
 
 
 @rollout_app.command()

@@ -22,6 +22,7 @@ from typing import Any
 from champion.analysis.store import EventStore
 from champion.errors import ChampionError, NoExposures, StaleVersion
 from champion.monitor import reading
+from champion.monitor.promotion import move_alias
 from champion.monitor.reading import stage_units
 from champion.monitor.rollout import Move, current_challenger, gate, read_out_move
 from champion.monitor.rules import (
@@ -211,6 +212,13 @@ def _apply(registry: Registry, state: ExperimentState, spec: Experiment, move: M
     elif move.action == "promote":
         registry.promote(state.name, reason=move.reason, challenger=which,
                          evidence=move.evidence, expected_version=version, by=ACTOR)  # fmt: skip
+        alias = spec.rollout.promote_alias if spec.rollout else None
+        if alias:
+            try:
+                log.info("%s: %s", state.name, move_alias(spec, which, alias))
+            except Exception as e:  # the promotion stands; say what failed
+                log.error("%s promoted, but its MLflow alias %r was not moved: %s",
+                          state.name, alias, _one_line(e))  # fmt: skip
     elif move.action == "complete":
         registry.complete(state.name, reason=move.reason, expected_version=version, by=ACTOR)
 

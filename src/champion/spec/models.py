@@ -124,6 +124,11 @@ class Rollout(_Strict):
     apply: Literal["auto", "propose"] = Field(
         "propose", description="at the last stage: apply the read-out's decision, or only say it"
     )
+    promote_alias: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="MLflow alias moved to the winner's version on promotion, e.g. champion",
+    )
 
 
 class Monitor(_Strict):
