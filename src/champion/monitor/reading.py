@@ -13,6 +13,7 @@ from champion.analysis.attribution import counted_exposures
 from champion.analysis.guardrails import FAIL
 from champion.analysis.readout import build_report
 from champion.analysis.store import EventStore
+from champion.monitor.rollout import current_challenger
 from champion.registry import ExperimentState, Registry
 from champion.spec.models import Experiment
 
@@ -47,12 +48,11 @@ def read_out(
         report = build_report(data, spec, state=state, history=history, ledger=ledger)
         for look in report.new_looks:
             registry.record_look(look)
-        failed = any(g.status == FAIL for g in report.guardrails)
-        return (
-            report.decision.decision,
-            list(report.decision.reasons),
-            not report.health.srm.mismatch,
-            failed,
-        )
+        # the challenger being rolled out is judged on its own decision, not the best one's
+        which = current_challenger(spec, state.allocation)
+        overall = (report.decision.decision, report.decision.reasons)
+        decision, reasons = report.decision.per_challenger.get(which, overall)
+        failed = any(g.status == FAIL and g.variant == which for g in report.guardrails)
+        return decision, list(reasons), not report.health.srm.mismatch, failed
 
     return read
