@@ -98,7 +98,7 @@ def test_human_output_names_state_version_and_shares(db, fraud_spec):
     out = run("ramp", NAME, "--to", "25", db=db).stdout
     assert "running at version 3: v1_3 75%, v2_0 25%, rollout stage 2 of 4 (25%)" in out
     assert NAME in run("list", db=db).stdout
-    assert "ramp, stop, complete, rollback" in run("show", NAME, db=db).stdout
+    assert "ramp, pause, stop, complete, promote, rollback" in run("show", NAME, db=db).stdout
     assert "ramp" in run("history", NAME, db=db).stdout
 
 
