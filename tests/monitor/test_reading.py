@@ -39,6 +39,8 @@ def test_the_bound_is_the_always_valid_one_at_the_monitors_share_of_alpha():
     # the read-out's one-look check is narrower: it can fail where the gate does not stop
     fixed = next(g for g in report.guardrails if g.guardrail == "false_positive")
     assert fixed.bound[0] >= lo or math.isnan(lo)
+    assert fixed.status == "fail"  # +1.2 points against a 0.5-point margin, one look
+    assert said == ""  # not yet shown for a reader who may look at every tick
 
 
 @pytest.mark.parametrize("seed", range(3))
