@@ -9,7 +9,8 @@ guardrail window violates; ``stop_after`` violating windows in a row stop the ex
 (``champion.monitor.tick``). A failing read-out applies ``on_fail`` (``rollback`` or
 ``pause``); a gate that cannot pass yet applies ``on_inconclusive`` (``pause``, or
 ``extend``: wait). At the last stage, the read-out's decision is applied (``apply: auto``)
-or only proposed (``apply: propose``).
+or only proposed (``apply: propose``): stages before the last advance on health, the last
+step needs the read-out's verdict (:func:`read_out_move`).
 """
 
 from __future__ import annotations
@@ -104,7 +105,15 @@ def read_out_move(
     rollout: Rollout, decision: str, reasons: Sequence[str], srm_ok: bool, percent: float,
     guardrail_failed: bool,
 ) -> Move:  # fmt: skip
-    """The move once the cheap gates pass, from the read-out's decision."""
+    """The move once the cheap gates pass, from the read-out's decision.
+
+    Stages below the last one advance on health: guardrails clear and no harm shown. The
+    last step is the end of the experiment, so it needs the read-out's verdict: a rollout
+    decision promotes the challenger (to 100 %: ``promote``; a last stage below 100 % is
+    kept: ``complete``), ``keep`` ends it on the champion (``stop``), and anything else
+    waits at the current stage for the read-out to decide (its final look always does).
+    With ``apply: propose`` the end is only said, for a person to apply.
+    """
     said = {"decision": decision, "reasons": list(reasons)}
     if not srm_ok:
         return Move(
@@ -114,14 +123,22 @@ def read_out_move(
         why = "read-out: " + (reasons[0] if reasons else decision)
         return Move(rollout.on_fail, why, evidence=said)
     nxt = next_stage(rollout, percent)
-    if nxt is not None:
+    last = rollout.stages[-1] if rollout.stages else 100.0
+    if nxt is not None and not math.isclose(nxt, last):
         return Move("advance", f"stage {percent:g}% passed its gates; read-out: {decision}", nxt,
                     said)  # fmt: skip
     if decision.startswith("rollout"):
-        end = "promote" if math.isclose(percent, 100) else "complete"
+        if nxt is not None and math.isclose(nxt, 100):
+            end, to = "promote", 100.0
+        elif nxt is not None:
+            end, to = "advance", nxt  # a last stage below 100 %: go there, then complete
+        else:
+            end, to = "complete", None
         action = end if rollout.apply == "auto" else "propose"
-        return Move(action, f"last stage passed; read-out: {decision}", evidence=said)
+        return Move(action, f"stage {percent:g}% passed its gates; read-out: {decision}", to,
+                    said)  # fmt: skip
     if decision == "keep":
         action = "stop" if rollout.apply == "auto" else "propose"
-        return Move(action, "last stage passed; read-out: keep the champion", evidence=said)
-    return Move("wait", f"last stage: read-out says {decision}", evidence=said)
+        return Move(action, "the read-out keeps the champion", evidence=said)
+    return Move("wait", f"before the last stage the read-out must decide; it says {decision}",
+                evidence=said)  # fmt: skip

@@ -46,8 +46,9 @@ __all__ = ["ACTOR", "SETTLE_SECONDS", "ExperimentTick", "tick", "verdict"]
 log = logging.getLogger("champion.monitor")
 
 ACTOR = "champion-monitor"
-#: a window is judged this long after its end: the gateway's writer flushes every second
-SETTLE_SECONDS = 5.0
+#: a window is judged this long after its end (the gateway's writer flushes every second);
+#: the spec's ``monitor.settle_seconds`` overrides it
+SETTLE_SECONDS = DEFAULTS.settle_seconds
 LIVE = ("running", "paused")
 _STAGE_ACTIONS = ("start", "ramp", "resume")
 
@@ -101,6 +102,10 @@ def _started(history: Sequence[AuditEntry]) -> tuple[datetime, datetime]:
     return start, stage
 
 
+def _settle(spec: Experiment) -> float:
+    return (spec.monitor or DEFAULTS).settle_seconds
+
+
 def _grouped(windows: Iterable[WindowRecord]) -> tuple[list[dict[str, dict[str, Any]]], list[str]]:
     by_start: dict[datetime, dict[str, dict[str, Any]]] = defaultdict(dict)
     for w in windows:
@@ -117,7 +122,7 @@ def sync_windows(
     seconds = (spec.monitor or DEFAULTS).window_minutes * 60
     stored = registry.windows(state.name, since=window_start(since, seconds))
     first = stored[-1].start + timedelta(seconds=seconds) if stored else since
-    starts = closed_windows(first, now, seconds, SETTLE_SECONDS)
+    starts = closed_windows(first, now, seconds, _settle(spec))
     if store is None:  # nothing logged yet: the windows are empty, judged no_data
         new = [WindowRecord(state.name, s, seconds, v, 0, 0, empty_sums())
                for s in starts for v in spec.variants]  # fmt: skip
@@ -164,7 +169,7 @@ def _decide(
         return None
     _, stage_started = _started(history)
     seconds = (spec.monitor or DEFAULTS).window_minutes * 60
-    in_stage = len(closed_windows(stage_started, now, seconds, SETTLE_SECONDS)) - 1
+    in_stage = len(closed_windows(stage_started, now, seconds, _settle(spec))) - 1
     patience = max((r.stop_after for r in rules), default=1)
     cheap, move = gate(spec.rollout, rules, stage, stage_started, now, {}, in_stage, patience)
     if move is not None or not cheap.ready:

@@ -144,6 +144,9 @@ class Monitor(_Strict):
     alpha: float = Field(
         0.01, gt=0, lt=0.5, description="false-stop rate of all guardrails of an experiment"
     )
+    settle_seconds: float = Field(
+        2.5, ge=0, le=600, description="a window is judged this long after it ends (late events)"
+    )
 
 
 class Condition(_Strict):
