@@ -125,9 +125,7 @@ def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
                     f"or use one measured from exposures ({sorted(BUILTIN_GUARDRAIL_METRICS)})"
                 ),
             )
-        if all(
-            guard.get(k) is None for k in ("min", "max", "non_inferiority_margin", "max_ratio")
-        ):
+        if all(guard.get(k) is None for k in ("min", "max", "non_inferiority_margin", "max_ratio")):
             yield (
                 ("metrics", "guardrails", i),
                 "needs min, max, non_inferiority_margin or max_ratio",
