@@ -5,24 +5,34 @@ to an event folder; ``champion monitor`` reads that folder and acts on the regis
 threads send predictions with many unit ids all the while. The challenger's behaviour is
 switched at a known instant T through a flag file (``tests/monitor/e2e_models.py``).
 
-Time to stop, in theory: the first window wholly after T starts within one window of T;
-``stop_after`` (K) violating windows later it closes, it is judged ``SETTLE_SECONDS``
-later at the next tick, and each gateway worker sees the stop at its next registry poll.
-Measured times are printed (``pytest -s``).
+The requirement: a challenger that starts failing or slows down at T under steady load
+serves no traffic from T + window x ``stop_after`` (K) + 5 s on. Windows are aligned to
+UNIX time multiples of their length, and T is put just after a window boundary, so the K
+windows after T are wholly bad. In theory the K-th of them closes at T + K x window, the
+first monitor tick ``SETTLE_SECONDS`` (2.5 s) later stops the challenger (ticks come every
+``INTERVAL_S``), each gateway worker sees the stop at its next registry poll (``POLL_S``),
+and a slowed call already under way answers 300 ms later: 4.3 s plus the tick's own run.
+Measured times are printed (``pytest -rP``; under ``-n`` ``-s`` shows nothing).
+
+A healthy rollout advances stage by stage on health, and its last step (50 % -> 100 %)
+waits for the read-out: the test writes each unit's conversion (far likelier under the
+challenger) so that the read-out can show the challenger better and the monitor promotes it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +51,17 @@ WINDOW_S = 3.0  # window_minutes 0.05
 STOP_AFTER = 2
 INTERVAL_S = 1.0  # the monitor's --interval
 POLL_S = 0.5  # the gateway's registry poll (GatewaySettings.poll_interval)
+#: the requirement: off traffic by T + window x K + 5 s
+BOUND_S = WINDOW_S * STOP_AFTER + 5.0
+FLIP_AFTER_BOUNDARY_S = 0.05  # T is this long after a window boundary
+#: the share of units that convert, by the variant that first served them
+CONVERSION = {"champ": 0.10, "chall": 0.60}
 
 
-def spec_text(guardrails: str, *, allocation: str, min_requests: int, rollout: str = "") -> str:
+def spec_text(
+    guardrails: str, *, allocation: str, min_requests: int, rollout: str = "",
+    window_days: float = 1,
+) -> str:  # fmt: skip
     return textwrap.dedent(f"""\
         name: {NAME}
         unit: user
@@ -54,7 +72,7 @@ def spec_text(guardrails: str, *, allocation: str, min_requests: int, rollout: s
         challengers: [chall]
         allocation: {allocation}
         metrics:
-          primary: {{name: converted, kind: proportion, window_days: 1}}
+          primary: {{name: converted, kind: proportion, window_days: {window_days:g}}}
           guardrails: {guardrails}
         monitor:
           window_minutes: {WINDOW_S / 60:g}
@@ -205,10 +223,16 @@ class Served:
 
 
 class Load:
-    """Client threads posting predictions at a steady pace, each cycling through its units."""
+    """Client threads posting predictions at a steady pace, each cycling through its units.
 
-    def __init__(self, url: str, threads: int, per_thread: float, units: int = 50) -> None:
+    ``on_answer`` sees every answer as it arrives (from the client threads)."""
+
+    def __init__(
+        self, url: str, threads: int, per_thread: float, units: int = 50,
+        on_answer: Callable[[Served], None] | None = None,
+    ) -> None:  # fmt: skip
         self.url, self.period, self.units = url, 1.0 / per_thread, units
+        self.on_answer = on_answer
         self.served: list[Served] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(w,)) for w in range(threads)]
@@ -233,16 +257,84 @@ class Load:
                 try:
                     r = client.post(path, json={"unit_id": unit, "features": {"amount": i % 200}})
                 except httpx.HTTPError:
-                    self.served.append(Served(sent, time.monotonic(), unit, 0))
+                    served = Served(sent, time.monotonic(), unit, 0)
                 else:
                     body = r.json() if r.status_code == 200 else {}
-                    self.served.append(Served(
+                    served = Served(
                         sent, time.monotonic(), unit, r.status_code,
                         body.get("variant", ""), body.get("model", ""),
-                    ))  # fmt: skip
+                    )  # fmt: skip
+                self.served.append(served)
+                if self.on_answer is not None:
+                    self.on_answer(served)
                 i += 1
                 due = max(due + self.period, time.monotonic() - 1.0)
                 self._stop.wait(max(0.0, due - time.monotonic()))
+
+
+class Conversions:
+    """Outcomes as a product would send them: each unit converts (``converted`` = 1) with
+    the probability of the variant that first served it (``CONVERSION``), stamped when that
+    answer arrived, and posted to the gateway's ``/v1/outcomes`` in batches every 0.5 s.
+
+    A unit belongs to one client thread, which waits for each answer before its next
+    request, so the first answer seen for a unit is its first exposure.
+    """
+
+    def __init__(self, url: str, seed: int = 7) -> None:
+        self.url = url
+        self.first: dict[str, str] = {}  # unit -> the variant that first served it
+        self.converted: dict[str, int] = dict.fromkeys(CONVERSION, 0)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def __enter__(self) -> Conversions:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        assert not self._failures, self._failures[:3]
+
+    def answer(self, s: Served) -> None:
+        """``Load``'s ``on_answer``: decide a unit's conversion at its first answer."""
+        if s.status != 200:
+            return
+        at = datetime.now(UTC).isoformat()
+        with self._lock:
+            if s.unit in self.first:
+                return
+            self.first[s.unit] = s.variant
+            if self._rng.random() < CONVERSION[s.variant]:
+                self.converted[s.variant] += 1
+                self._pending.append({"unit_id": s.unit, "metric": "converted", "value": 1,
+                                      "ts": at})  # fmt: skip
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while True:
+                stopping = self._stop.wait(0.5)
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                if batch:
+                    try:
+                        r = client.post("/v1/outcomes", json={"outcomes": batch})
+                        if r.status_code != 200 or r.json() != {"accepted": len(batch)}:
+                            self._failures.append(f"{r.status_code} {r.text[:300]}")
+                    except httpx.HTTPError as e:
+                        self._failures.append(repr(e))
+                if stopping:
+                    return
+
+    def rates(self) -> dict[str, str]:
+        """Converted / units, by first variant (printed beside the walk)."""
+        units = {v: sum(1 for f in self.first.values() if f == v) for v in CONVERSION}
+        return {v: f"{self.converted[v]}/{units[v]}" for v in CONVERSION}
 
 
 def _only_champion_after(load: Load, since: float) -> float:
@@ -284,22 +376,43 @@ def _check_still_stopped_after_restart(stack: Stack, history: list[dict[str, Any
 # -- guardrail stops ------------------------------------------------------------------------
 
 
-def _time_to_stop(stack: Stack, flags: dict[str, str]) -> tuple[float, float]:
-    """Flip the challenger once two healthy windows were stored (and judged: nothing
-    stopped); (seconds from T to the registry's stop, T on the monotonic clock)."""
+def _flip_at_window_start(stack: Stack, flags: dict[str, str]) -> tuple[float, float]:
+    """Set ``flags`` just after a window boundary: T, on the monotonic clock, and how far
+    into its window T fell.
+
+    Why aligned: a flip in the middle of a window leaves that window mixed (good before T,
+    bad after), and a mixed window may not violate; detection starts with the first full
+    window after T. Flipped at a boundary, the K windows after T are all bad, and the
+    requirement (off traffic by T + window x K + 5 s) leaves no time for a mixed window.
+    """
+    while True:
+        time.sleep(WINDOW_S - time.time() % WINDOW_S + FLIP_AFTER_BOUNDARY_S)
+        if time.time() % WINDOW_S < FLIP_AFTER_BOUNDARY_S + 0.15:
+            break  # a sleep that overran under load waits for the next boundary
+    stack.set_flags(flags)
+    t, into = time.monotonic(), time.time() % WINDOW_S
+    return t, into
+
+
+def _time_to_stop(stack: Stack, flags: dict[str, str]) -> tuple[float, float, float]:
+    """Flip the challenger at a window boundary once two healthy windows were stored (and
+    judged: nothing stopped); (seconds from T to the registry's stop, T on the monotonic
+    clock, how far into its window T fell)."""
     with Registry(stack.db) as registry:
         assert wait_until(lambda: len(registry.windows(NAME)) >= 2 * 2, 30), stack.logs()
     assert stack.state().state.value == "running"
-    stack.set_flags(flags)
-    t = time.monotonic()
+    t, into = _flip_at_window_start(stack, flags)
     stopped = stack.wait_for(lambda s: s.state.value == "stopped", 60, "guardrail stop")
     time.sleep(2 * POLL_S + 1.0)  # long enough for every worker to see it, and then some
-    return stopped - t, t
+    return stopped - t, t, into
 
 
-def _bound() -> float:
-    """Seconds from T by which the challenger must be gone (module docstring)."""
-    return WINDOW_S * (STOP_AFTER + 1) + SETTLE_SECONDS + INTERVAL_S + POLL_S + 1.0
+def _say(what: str, registry_s: float, served_s: float, into: float, load: Load) -> None:
+    settled = WINDOW_S * STOP_AFTER + SETTLE_SECONDS
+    print(f"\n{what}: T {into:.2f} s into its window; stopped in the registry "
+          f"{registry_s:.2f} s after T, last challenger answer {served_s:.2f} s after T "
+          f"(bound window x K + 5 s = {BOUND_S:.1f} s; window x K + settle = {settled:.1f} s); "
+          f"{len(load.served)} requests")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -309,13 +422,11 @@ def test_a_challenger_that_starts_failing_is_stopped_within_k_windows_and_stays_
     guardrails = "[{name: error_rate, max: 0.005}]"
     stack = stacks(spec_text(guardrails, allocation="{champ: 0.5, chall: 0.5}", min_requests=100))
     with Load(stack.url, threads=4, per_thread=60) as load:  # ~240 requests/s
-        registry_s, t = _time_to_stop(stack, {"challenger": "errors"})
+        registry_s, t, into = _time_to_stop(stack, {"challenger": "errors"})
     served_s = _only_champion_after(load, t)
-    print(f"\nerrors: stopped in the registry {registry_s:.2f} s after T, last challenger "
-          f"answer {served_s:.2f} s after T (bound {_bound():.1f} s; "
-          f"window x K + settle = {WINDOW_S * STOP_AFTER + SETTLE_SECONDS:.1f} s); "
-          f"{len(load.served)} requests")  # fmt: skip
-    assert served_s <= _bound()
+    _say("errors", registry_s, served_s, into, load)
+    assert registry_s <= BOUND_S
+    assert served_s <= BOUND_S
     assert not _unexpected(load), _unexpected(load)[:5]
     # the injected errors were answered by the champion, as the gateway's fallback says
     assert any(s.sent > t and (s.variant, s.model) == ("chall", "champ") for s in load.served)
@@ -339,13 +450,11 @@ def test_a_challenger_that_slows_down_is_stopped_within_k_windows_and_stays_stop
     guardrails = "[{name: latency_p95_ms, max: 150}]"
     stack = stacks(spec_text(guardrails, allocation="{champ: 0.5, chall: 0.5}", min_requests=30))
     with Load(stack.url, threads=12, per_thread=20) as load:  # enough threads to wait 300 ms
-        registry_s, t = _time_to_stop(stack, {"challenger": "slow"})
+        registry_s, t, into = _time_to_stop(stack, {"challenger": "slow"})
     served_s = _only_champion_after(load, t)
-    print(f"\nlatency: stopped in the registry {registry_s:.2f} s after T, last challenger "
-          f"answer {served_s:.2f} s after T (bound {_bound():.1f} s; "
-          f"window x K + settle = {WINDOW_S * STOP_AFTER + SETTLE_SECONDS:.1f} s); "
-          f"{len(load.served)} requests")  # fmt: skip
-    assert served_s <= _bound()
+    _say("latency", registry_s, served_s, into, load)
+    assert registry_s <= BOUND_S
+    assert served_s <= BOUND_S
     assert not _unexpected(load), _unexpected(load)[:5]
     history = stack.history()
     entry = _stop_entry(history)
@@ -360,52 +469,70 @@ def test_a_challenger_that_slows_down_is_stopped_within_k_windows_and_stays_stop
 
 # -- rollout walk ---------------------------------------------------------------------------
 
+# min_stage_hours 0.0005: 1.8 s; the primary's window 0.0001 days (8.6 s): a unit counts in
+# the read-out 8.6 s after its first exposure
 ROLLOUT = """\
     rollout:
       stages: [10, 25, 50, 100]
       min_stage_hours: 0.0005
       on_inconclusive: extend
       on_fail: rollback
-      apply: propose
+      apply: auto
     """
 WALK_GUARDRAILS = "[{name: latency_p95_ms, max: 150}, {name: error_rate, max: 0.05}]"
 
 
 def _walk_spec() -> str:
     return spec_text(WALK_GUARDRAILS, allocation="{champ: 0.9, chall: 0.1}", min_requests=30,
-                     rollout=ROLLOUT)  # fmt: skip
-
-
-def _share(stack: Stack) -> float:
-    return stack.state().allocation.get("chall", 0.0)
+                     rollout=ROLLOUT, window_days=0.0001)  # fmt: skip
 
 
 @pytest.mark.slow
-def test_a_healthy_challenger_walks_every_stage_to_100_percent(stacks):
+def test_a_healthy_better_challenger_walks_every_stage_and_is_promoted(stacks):
     stack = stacks(_walk_spec())
-    with Load(stack.url, threads=4, per_thread=60):
-        stack.wait_for(lambda s: s.allocation.get("chall") == 1.0, 120, "walk to 100 %")
+    # 2,000 units a thread: new units keep arriving at every stage (a cycle takes 33 s)
+    with (
+        Conversions(stack.url) as outcomes,
+        Load(stack.url, threads=4, per_thread=60, units=2000, on_answer=outcomes.answer) as load,
+    ):
+        stack.wait_for(lambda s: s.state.value == "completed", 90, "promotion")
+        promoted = time.monotonic()
+        time.sleep(2 * POLL_S + 1.0)  # every worker sees it
     history = stack.history()
-    start = history[1]
+    start, *moves = history[1:]
     assert (start["action"], start["allocation"]["chall"]) == ("start", 0.1)
-    ramps = [e for e in history if e["action"] == "ramp"]
-    assert [e["allocation"]["chall"] for e in ramps] == [0.25, 0.5, 1.0]
-    assert [e["stage"] for e in ramps] == [1, 2, 3]
-    assert all(e["by"] == ACTOR for e in ramps)
+    assert [(e["action"], e["allocation"]["chall"]) for e in moves] == [
+        ("ramp", 0.25), ("ramp", 0.5), ("promote", 1.0)
+    ]  # fmt: skip
+    assert all(e["by"] == ACTOR for e in moves)
+    *ramps, promote = moves
     assert all("passed its gates" in e["reason"] for e in ramps)
-    assert all("decision" in e["evidence"] for e in ramps)  # the read-out behind each step
+    # the last step is the read-out's: the challenger converts 60 % against 10 %
+    assert promote["evidence"]["decision"] == "rollout_full"
+    assert "read-out: rollout_full" in promote["reason"]
+    assert (promote["state"], promote["allocation"]) == ("completed", {"champ": 0.0, "chall": 1.0})
+    assert stack.state().state.value == "completed"
+    later = [s for s in load.served if s.sent > promoted + 2 * POLL_S]
+    assert later
+    assert {(s.status, s.variant, s.model) for s in later} == {(200, "chall", "chall")}
+    assert not _unexpected(load), _unexpected(load)[:5]
     t0 = _at(start)
     print("\nwalk: " + ", ".join(
-        f"{100 * e['allocation']['chall']:g}% at +{_at(e) - t0:.1f} s" for e in [start, *ramps]
-    ))  # fmt: skip
-    assert stack.state().state.value == "running"  # apply: propose leaves the end to people
+        f"{100 * e['allocation']['chall']:g}% ({e['action']}) at +{_at(e) - t0:.1f} s"
+        for e in [start, *moves]
+    ) + f"; converted {outcomes.rates()}")  # fmt: skip
 
 
 @pytest.mark.slow
 def test_a_challenger_that_turns_bad_at_50_percent_is_taken_off_traffic(stacks):
+    """Its outcomes are as good as the healthy one's: only the latency guardrail keeps it
+    from the last step."""
     stack = stacks(_walk_spec())
-    with Load(stack.url, threads=12, per_thread=20) as load:
-        stack.wait_for(lambda s: s.allocation.get("chall") == 0.5, 120, "walk to 50 %")
+    with (
+        Conversions(stack.url) as outcomes,
+        Load(stack.url, threads=12, per_thread=20, on_answer=outcomes.answer) as load,
+    ):
+        stack.wait_for(lambda s: s.allocation.get("chall") == 0.5, 90, "walk to 50 %")
         stack.set_flags({"challenger": "slow"})
         t = time.monotonic()
         ended = stack.wait_for(lambda s: s.state.value in ("stopped", "rolled_back"), 60,
