@@ -33,6 +33,7 @@ from champion.serve.schemas import (
 )
 from champion.serve.settings import GatewaySettings
 from champion.serve.sources import RegistrySource, SpecSource
+from champion.serve.verdict_routes import verdict_routes
 from champion.spec import load_spec, parse_spec
 
 __all__ = ["app_from_env", "build_router", "create_app"]
@@ -112,6 +113,7 @@ def create_app(
     _serving_routes(app, router)
     _admin_routes(app, router)
     _ops_routes(app, router)
+    verdict_routes(app, _predict_scope)
     return app
 
 
