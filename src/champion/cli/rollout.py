@@ -32,15 +32,23 @@ rollout_app = typer.Typer(
 
 def _status(registry: Any, name: str) -> dict[str, Any]:
     from champion.monitor.rollout import current_challenger, next_stage
-    from champion.monitor.tick import _started, judge, judge_current_stage, verdict
+    from champion.monitor.tick import (
+        _started,
+        judge,
+        judge_current_stage,
+        recent_windows,
+        stage_baseline,
+        verdict,
+    )
 
     state = registry.get(name)
     spec = state.spec
     history = registry.history(name)
     started, stage_started = _started(history)
-    windows = registry.windows(name, since=started)
+    windows = recent_windows(registry, name, spec, started)
     rules = judge(spec, windows)
-    stage = judge_current_stage(spec, windows, stage_started)
+    first, baseline = stage_baseline(registry, name, spec, started, stage_started)
+    stage = judge_current_stage(spec, windows, first, baseline)
     which = current_challenger(spec, state.allocation)
     percent = 100 * state.allocation.get(which, 0.0)
     following = next_stage(spec.rollout, percent) if spec.rollout else None

@@ -42,6 +42,8 @@ __all__ = [
     "DEFAULTS",
     "SERVING",
     "RuleStatus",
+    "cumulative",
+    "difference",
     "family_size",
     "judge_comparative",
     "judge_slo",
@@ -253,6 +255,31 @@ def totals(windows: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, 
             bins = acc.setdefault("bins", {})
             for b, c in sums.get("bins", {}).items():
                 bins[b] = bins.get(b, 0) + c
+    return out
+
+
+def cumulative(previous: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` running totals (None: none yet) plus one window's sums, as plain lists."""
+    out: dict[str, Any] = {}
+    for k in _SUMMED:
+        base = np.asarray(previous[k], float) if previous else 0.0
+        out[k] = (base + np.asarray(sums[k], float)).tolist()
+    bins = dict(previous["bins"]) if previous else {}
+    for b, c in sums.get("bins", {}).items():
+        bins[b] = bins.get(b, 0) + c
+    out["bins"] = bins
+    return out
+
+
+def difference(later: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """Running totals ``later`` minus ``earlier``: the sums of the windows in between."""
+    if earlier is None:
+        return later
+    out: dict[str, Any] = {
+        k: np.asarray(later[k], float) - np.asarray(earlier[k], float) for k in _SUMMED
+    }
+    bins = {b: c - earlier["bins"].get(b, 0) for b, c in later["bins"].items()}
+    out["bins"] = {b: c for b, c in bins.items() if c > 0}
     return out
 
 

@@ -31,9 +31,12 @@ from champion.monitor.rules import (
     PASS,
     VIOLATION,
     RuleStatus,
+    cumulative,
+    difference,
     judge_comparative,
     judge_slo,
     judge_stage,
+    monitored,
     totals,
 )
 from champion.monitor.windows import closed_windows, empty_sums, read_windows, window_start
@@ -114,13 +117,49 @@ def _grouped(windows: Iterable[WindowRecord]) -> tuple[list[dict[str, dict[str, 
     return [by_start[s] for s in starts], [s.isoformat() for s in starts]
 
 
+#: an SLO rule reads at most this many times its ``stop_after`` newest windows (windows
+#: without data are skipped when counting k, so it may look past K of them)
+LOOKBACK = 4
+
+
+def _seconds(spec: Experiment) -> float:
+    return (spec.monitor or DEFAULTS).window_minutes * 60
+
+
+def _lookback(spec: Experiment) -> int:
+    default = (spec.monitor or DEFAULTS).stop_after
+    return LOOKBACK * max([g.stop_after or default for g in monitored(spec)], default=default)
+
+
+def recent_windows(
+    registry: Registry, name: str, spec: Experiment, started: datetime
+) -> list[WindowRecord]:
+    """The newest stored windows since traffic started: what the rules read (the newest
+    carries the running totals since the start)."""
+    since = window_start(started, _seconds(spec))
+    return registry.windows(name, since=since, newest=_lookback(spec))
+
+
+def stage_baseline(
+    registry: Registry, name: str, spec: Experiment, started: datetime, stage_started: datetime
+) -> tuple[datetime, dict[str, dict[str, Any]]]:
+    """(the first window of the stage, the running totals just before it: empty when the
+    stage began with the traffic)."""
+    seconds = _seconds(spec)
+    first = window_start(stage_started, seconds) + timedelta(seconds=seconds)
+    since = window_start(started, seconds)
+    before = registry.windows(name, since=since, before=first, newest=1)
+    return first, {w.variant: w.sums["cum"] for w in before if "cum" in w.sums}
+
+
 def sync_windows(
     registry: Registry, store: EventStore | None, state: ExperimentState, spec: Experiment,
     since: datetime, now: datetime, *, dry_run: bool,
 ) -> tuple[list[WindowRecord], int]:  # fmt: skip
-    """Every closed window since ``since``: the stored ones plus those closed since."""
-    seconds = (spec.monitor or DEFAULTS).window_minutes * 60
-    stored = registry.windows(state.name, since=window_start(since, seconds))
+    """The newest stored windows plus those closed since, each new one carrying the running
+    totals since the start (``sums["cum"]``): no tick needs to read the whole ledger."""
+    seconds = _seconds(spec)
+    stored = recent_windows(registry, state.name, spec, since)
     first = stored[-1].start + timedelta(seconds=seconds) if stored else since
     starts = closed_windows(first, now, seconds, _settle(spec))
     if store is None:  # nothing logged yet: the windows are empty, judged no_data
@@ -128,25 +167,55 @@ def sync_windows(
                for s in starts for v in spec.variants]  # fmt: skip
     else:
         new = read_windows(store, state.name, spec.variants, starts, seconds)
+    running: dict[str, dict[str, Any] | None] = {}
+    if stored:
+        running = {w.variant: w.sums.get("cum") for w in stored if w.start == stored[-1].start}
+    for w in new:  # oldest first, every variant of a window together
+        w.sums["cum"] = cumulative(running.get(w.variant), w.sums)
+        running[w.variant] = w.sums["cum"]
     inserted = 0 if dry_run or not new else registry.record_windows(new)
     return [*stored, *new], inserted
 
 
+def _running_totals(grouped: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The running totals of the newest window (older ledgers without them: the sum)."""
+    if grouped and all("cum" in sums for sums in grouped[-1].values()):
+        return {v: sums["cum"] for v, sums in grouped[-1].items()}
+    return totals(grouped)
+
+
 def judge(spec: Experiment, windows: Sequence[WindowRecord]) -> list[RuleStatus]:
-    """Every rule of every challenger on the closed windows since the start."""
+    """Every rule of every challenger: SLO rules on the newest windows, comparative rules
+    on the running totals since the start."""
     grouped, starts = _grouped(windows)
     last = starts[-1] if starts else ""
-    return [*judge_slo(spec, grouped, starts), *judge_comparative(spec, totals(grouped), last)]
+    summed = _running_totals(grouped)
+    return [*judge_slo(spec, grouped, starts), *judge_comparative(spec, summed, last)]
 
 
 def judge_current_stage(
-    spec: Experiment, windows: Sequence[WindowRecord], stage_started: datetime
-) -> list[RuleStatus]:
-    """The SLO rules on the windows that began in the current stage, pooled."""
-    seconds = (spec.monitor or DEFAULTS).window_minutes * 60
-    first = window_start(stage_started, seconds) + timedelta(seconds=seconds)
+    spec: Experiment, windows: Sequence[WindowRecord], first: datetime,
+    baseline: dict[str, dict[str, Any]],
+) -> list[RuleStatus]:  # fmt: skip
+    """The SLO rules on the current stage's windows pooled: the newest running totals less
+    those before the stage (``stage_baseline``)."""
     grouped, _ = _grouped(w for w in windows if w.start >= first)
-    return judge_stage(spec, totals(grouped), first.isoformat())
+    if not grouped:
+        return judge_stage(spec, {}, first.isoformat())
+    summed = {v: difference(c, baseline.get(v)) for v, c in _running_totals(grouped).items()}
+    return judge_stage(spec, summed, first.isoformat())
+
+
+def stage_requests(
+    spec: Experiment, windows: Sequence[WindowRecord], first: datetime,
+    baseline: dict[str, dict[str, Any]],
+) -> dict[str, int]:  # fmt: skip
+    """Requests per variant in the current stage's windows."""
+    grouped, _ = _grouped(w for w in windows if w.start >= first)
+    if not grouped:
+        return {}
+    summed = _running_totals(grouped)
+    return {v: int(sum(difference(c, baseline.get(v))["requests"])) for v, c in summed.items()}
 
 
 ReadOut = Callable[[ExperimentState, Experiment, datetime], tuple[str, list[str], bool, bool]]
@@ -243,7 +312,8 @@ def tick_one(
     windows, inserted = sync_windows(registry, store, state, spec, started, now, dry_run=dry_run)
     rules = judge(spec, windows)
     _, stage_started = _started(history)
-    stage = judge_current_stage(spec, windows, stage_started)
+    first, baseline = stage_baseline(registry, state.name, spec, started, stage_started)
+    stage = judge_current_stage(spec, windows, first, baseline)
     percent = 100 * state.allocation.get(current_challenger(spec, state.allocation), 0.0)
     if store is None:  # no events: the gates cannot pass, nothing to count or read
         units = units or (lambda *_: {})

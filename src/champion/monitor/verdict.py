@@ -16,7 +16,15 @@ from typing import Any
 from champion.errors import ExperimentNotFound
 from champion.monitor.rollout import current_challenger
 from champion.monitor.rules import DEFAULTS
-from champion.monitor.tick import _started, judge, judge_current_stage, verdict
+from champion.monitor.tick import (
+    _started,
+    judge,
+    judge_current_stage,
+    recent_windows,
+    stage_baseline,
+    stage_requests,
+    verdict,
+)
 from champion.registry import Registry
 
 __all__ = ["STALE_WINDOWS", "experiment_verdict"]
@@ -55,7 +63,7 @@ def experiment_verdict(
     if stage is not None and stage != state.stage:
         return _answer("inconclusive", f"{name} is at stage {state.stage}, not {stage}", **common)
     started, stage_started = _started(history)
-    windows = registry.windows(name, since=started)
+    windows = recent_windows(registry, name, spec, started)
     seconds = (spec.monitor or DEFAULTS).window_minutes * 60
     settle = (spec.monitor or DEFAULTS).settle_seconds
     if not windows:
@@ -67,16 +75,13 @@ def experiment_verdict(
         reason = f"no monitor has stored a window since {since}: is champion monitor running?"
         return _answer("inconclusive", reason, **common)
     rules = judge(spec, windows)
-    pooled = judge_current_stage(spec, windows, stage_started)
-    first = stage_started.timestamp() // seconds * seconds + seconds
-    n: dict[str, int] = {}
-    for w in windows:
-        if w.start.timestamp() >= first:
-            n[w.variant] = n.get(w.variant, 0) + w.requests
+    first, baseline = stage_baseline(registry, name, spec, started, stage_started)
+    pooled = judge_current_stage(spec, windows, first, baseline)
+    n = stage_requests(spec, windows, first, baseline)
     said = verdict(rules, pooled)
     reasons = [r.describe() for r in rules if r.status != "pass"]
     if said == "pass":
-        reason = f"every guardrail keeps its limit in stage {state.stage} ({len(pooled)} pooled)"
+        reason = f"every guardrail keeps its limit on the windows of stage {state.stage}"
     else:
         reason = "; ".join(reasons[:3]) or "the stage has not shown its limits yet"
     guardrails = [

@@ -227,9 +227,17 @@ class Registry:
         """The look ledger of ``name`` (of one challenger if ``variant``), by variant and index."""
         return read_looks(self._engine, self.url, name, variant)
 
-    def windows(self, name: str, since: datetime | None = None) -> list[WindowRecord]:
-        """The monitor's stored guardrail windows of ``name`` (from ``since``), oldest first."""
-        return read_windows(self._engine, self.url, name, since)
+    def windows(
+        self,
+        name: str,
+        since: datetime | None = None,
+        *,
+        newest: int | None = None,
+        before: datetime | None = None,
+    ) -> list[WindowRecord]:
+        """The monitor's stored guardrail windows of ``name``, oldest first: from ``since``,
+        before ``before``, only the ``newest`` that many windows (each with every variant)."""
+        return read_windows(self._engine, self.url, name, since, newest=newest, before=before)
 
     # -- writes ------------------------------------------------------------------------
 

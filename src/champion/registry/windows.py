@@ -64,14 +64,26 @@ def record_windows(writer: sa.Engine, shown: str, rows: Sequence[WindowRecord]) 
 
 
 def read_windows(
-    engine: sa.Engine, shown: str, name: str, since: datetime | None = None
-) -> list[WindowRecord]:
-    """The stored windows of ``name`` starting at or after ``since``, oldest first."""
-    query = sa.select(windows).where(windows.c.experiment == name)
+    engine: sa.Engine, shown: str, name: str, since: datetime | None = None,
+    *, newest: int | None = None, before: datetime | None = None,
+) -> list[WindowRecord]:  # fmt: skip
+    """The stored windows of ``name`` starting at or after ``since``, oldest first; with
+    ``before``, only those that start before it; with ``newest``, only the newest that many
+    windows (every variant of each)."""
+    conds = [windows.c.experiment == name]
     if since is not None:
-        query = query.where(windows.c.start >= since.astimezone(UTC))
+        conds.append(windows.c.start >= since.astimezone(UTC))
+    if before is not None:
+        conds.append(windows.c.start < before.astimezone(UTC))
+    if newest is not None:
+        recent = (
+            sa.select(windows.c.start).where(*conds).distinct()
+            .order_by(windows.c.start.desc()).limit(newest).subquery()
+        )  # fmt: skip
+        conds.append(windows.c.start >= sa.select(sa.func.min(recent.c.start)).scalar_subquery())
+    query = sa.select(windows).where(*conds).order_by(windows.c.start, windows.c.variant)
     with translate_errors(shown), engine.connect() as conn:
-        found = conn.execute(query.order_by(windows.c.start, windows.c.variant)).all()
+        found = conn.execute(query).all()
     return [_record(r) for r in found]
 
 
