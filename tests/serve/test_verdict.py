@@ -203,3 +203,13 @@ def test_flagger_gates_answer_with_the_codes_flagger_acts_on(gateway: Gateway) -
     assert httpx.post(f"{base}/quiet/flagger/rollback", json=payload).status_code == 404
     assert httpx.post(f"{base}/quiet/flagger/confirm-traffic-increase",
                       json=payload).status_code == 403  # fmt: skip
+
+
+def test_a_paused_experiment_holds_the_controllers(gateway):
+    reg, url = gateway
+    t0 = running(reg, "held")
+    store_windows(reg, "held", 4, 0.004, after=t0)
+    reg.pause("held", reason="checking a dashboard", by="ana")
+    body = ask(url, "held")
+    assert body["verdict"] == "inconclusive"
+    assert body["reason"] == "paused by ana: checking a dashboard"

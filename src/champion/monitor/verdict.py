@@ -58,7 +58,9 @@ def experiment_verdict(
         return _answer("fail", f"{state.state.value} by {last.by}: {last.reason}", **common)
     if state.state.value == "completed":
         return _answer("pass", f"completed by {last.by}: {last.reason}", **common)
-    if state.state.value not in ("running", "paused"):
+    if state.state.value == "paused":  # a person or the monitor holds it: so do controllers
+        return _answer("inconclusive", f"paused by {last.by}: {last.reason}", **common)
+    if state.state.value != "running":
         return _answer("inconclusive", f"{name} is {state.state.value}, not serving", **common)
     if stage is not None and stage != state.stage:
         return _answer("inconclusive", f"{name} is at stage {state.stage}, not {stage}", **common)
