@@ -44,23 +44,44 @@ def _row(w: WindowRecord) -> dict[str, Any]:
 def record_windows(writer: sa.Engine, shown: str, rows: Sequence[WindowRecord]) -> int:
     """Insert the windows not stored yet; returns how many this call inserted.
 
-    One transaction per window keeps a concurrent writer's row: its unique key makes the
-    loser's insert fail, and the loser moves on to the next window.
+    One transaction inserts every window not found stored (a backfill of thousands of
+    windows is one write). If a concurrent writer stored some of them in between, its unique
+    key refuses the batch, and each window is then written in a transaction of its own, the
+    stored ones kept.
     """
     checked = [_row(w) for w in rows]
-    inserted = 0
-    for row in checked:
-        key = (windows.c.experiment == row["experiment"], windows.c.start == row["start"],
-               windows.c.variant == row["variant"])  # fmt: skip
-        try:
-            with translate_errors(shown), writer.begin() as conn:
-                if conn.execute(sa.select(windows.c.id).where(*key)).first() is not None:
-                    continue
-                conn.execute(sa.insert(windows).values(**row))
-                inserted += 1
-        except sa.exc.IntegrityError:  # another monitor stored this window first
-            continue
-    return inserted
+    if not checked:
+        return 0
+    try:
+        with translate_errors(shown), writer.begin() as conn:
+            fresh = _missing(conn, checked)
+            if fresh:
+                conn.execute(sa.insert(windows), fresh)
+            return len(fresh)
+    except sa.exc.IntegrityError:  # another monitor stored some of them first
+        inserted = 0
+        for row in checked:
+            try:
+                with translate_errors(shown), writer.begin() as conn:
+                    if _missing(conn, [row]):
+                        conn.execute(sa.insert(windows).values(**row))
+                        inserted += 1
+            except sa.exc.IntegrityError:
+                continue
+        return inserted
+
+
+def _missing(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose (experiment, start, variant) is not stored."""
+    names = {r["experiment"] for r in rows}
+    first, last = min(r["start"] for r in rows), max(r["start"] for r in rows)
+    stored = conn.execute(
+        sa.select(windows.c.experiment, windows.c.start, windows.c.variant).where(
+            windows.c.experiment.in_(names), windows.c.start >= first, windows.c.start <= last
+        )
+    ).all()
+    keys = {(e, as_utc(s), v) for e, s, v in stored}
+    return [r for r in rows if (r["experiment"], r["start"], r["variant"]) not in keys]
 
 
 def read_windows(
