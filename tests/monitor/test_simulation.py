@@ -59,7 +59,7 @@ LONG = os.environ.get("CHAMPION_MONITOR_LONG") == "1"
 long_only = pytest.mark.skipif(
     not LONG, reason="long variant: set CHAMPION_MONITOR_LONG=1 (1,000 worlds of 14 days)"
 )
-CI_RUNS, LONG_RUNS, CONTROL_RUNS = 100, 1_000, 60
+CI_RUNS, LONG_RUNS, CONTROL_RUNS = 80, 1_000, 50
 CI_TRAFFIC = scaled(TRAFFIC, days=1)
 LONG_TRAFFIC = scaled(TRAFFIC, window_minutes=15)
 SEED = 0
