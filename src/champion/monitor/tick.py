@@ -193,29 +193,30 @@ def judge(spec: Experiment, windows: Sequence[WindowRecord]) -> list[RuleStatus]
     return [*judge_slo(spec, grouped, starts), *judge_comparative(spec, summed, last)]
 
 
+def stage_sums(
+    windows: Sequence[WindowRecord], first: datetime, baseline: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per variant, the sums of the current stage's windows: the newest running totals less
+    those before the stage (``stage_baseline``); empty before the stage has a window."""
+    grouped, _ = _grouped(w for w in windows if w.start >= first)
+    if not grouped:
+        return {}
+    return {v: difference(c, baseline.get(v)) for v, c in _running_totals(grouped).items()}
+
+
 def judge_current_stage(
     spec: Experiment, windows: Sequence[WindowRecord], first: datetime,
     baseline: dict[str, dict[str, Any]],
 ) -> list[RuleStatus]:  # fmt: skip
-    """The SLO rules on the current stage's windows pooled: the newest running totals less
-    those before the stage (``stage_baseline``)."""
-    grouped, _ = _grouped(w for w in windows if w.start >= first)
-    if not grouped:
-        return judge_stage(spec, {}, first.isoformat())
-    summed = {v: difference(c, baseline.get(v)) for v, c in _running_totals(grouped).items()}
-    return judge_stage(spec, summed, first.isoformat())
+    """The SLO rules on the current stage's windows pooled."""
+    return judge_stage(spec, stage_sums(windows, first, baseline), first.isoformat())
 
 
 def stage_requests(
-    spec: Experiment, windows: Sequence[WindowRecord], first: datetime,
-    baseline: dict[str, dict[str, Any]],
-) -> dict[str, int]:  # fmt: skip
+    windows: Sequence[WindowRecord], first: datetime, baseline: dict[str, dict[str, Any]]
+) -> dict[str, int]:
     """Requests per variant in the current stage's windows."""
-    grouped, _ = _grouped(w for w in windows if w.start >= first)
-    if not grouped:
-        return {}
-    summed = _running_totals(grouped)
-    return {v: int(sum(difference(c, baseline.get(v))["requests"])) for v, c in summed.items()}
+    return {v: int(sum(c["requests"])) for v, c in stage_sums(windows, first, baseline).items()}
 
 
 ReadOut = Callable[[ExperimentState, Experiment, datetime], tuple[str, list[str], bool, bool]]
@@ -255,34 +256,15 @@ def _decide(
 def _apply(registry: Registry, state: ExperimentState, spec: Experiment, move: Move) -> None:
     version = state.version
     which = current_challenger(spec, state.allocation)
-    if move.action == "stop":
-        registry.stop(
-            state.name,
-            reason=move.reason,
-            evidence=move.evidence,
-            expected_version=version,
+    if move.action in ("stop", "pause", "rollback"):  # the same call, by name
+        getattr(registry, move.action)(
+            state.name, reason=move.reason, evidence=move.evidence, expected_version=version,
             by=ACTOR,
-        )
+        )  # fmt: skip
     elif move.action == "advance":
         assert move.to is not None
         registry.ramp(state.name, move.to, challenger=which, reason=move.reason,
                       evidence=move.evidence, expected_version=version, by=ACTOR)  # fmt: skip
-    elif move.action == "pause":
-        registry.pause(
-            state.name,
-            reason=move.reason,
-            evidence=move.evidence,
-            expected_version=version,
-            by=ACTOR,
-        )
-    elif move.action == "rollback":
-        registry.rollback(
-            state.name,
-            reason=move.reason,
-            evidence=move.evidence,
-            expected_version=version,
-            by=ACTOR,
-        )
     elif move.action == "promote":
         registry.promote(state.name, reason=move.reason, challenger=which,
                          evidence=move.evidence, expected_version=version, by=ACTOR)  # fmt: skip

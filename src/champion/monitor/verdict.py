@@ -79,7 +79,7 @@ def experiment_verdict(
     rules = judge(spec, windows)
     first, baseline = stage_baseline(registry, name, spec, started, stage_started)
     pooled = judge_current_stage(spec, windows, first, baseline)
-    n = stage_requests(spec, windows, first, baseline)
+    n = stage_requests(windows, first, baseline)
     said = verdict(rules, pooled)
     reasons = [r.describe() for r in rules if r.status != "pass"]
     if said == "pass":
