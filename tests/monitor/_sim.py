@@ -69,8 +69,10 @@ from scipy import stats
 from champion.analysis.aggregate import HISTOGRAM_EDGES, UNIT_BUCKETS
 from champion.monitor.rules import (
     DEFAULTS,
+    SCAN_WINDOWS,
     RuleStatus,
     family_size,
+    judge_change,
     judge_comparative,
     judge_slo,
     monitored,
@@ -384,24 +386,26 @@ class _Window:
 
 # -- the judges -----------------------------------------------------------------------------
 
-Judge = Callable[
-    [Experiment, Sequence[dict[str, dict[str, Any]]], Sequence[str], dict[str, Any], str],
-    list[RuleStatus],
-]
+Judge = Callable[..., list[RuleStatus]]
+Marks = dict[int, dict[str, dict[str, Any]]]
 
 
 def monitor_judge(
     spec: Experiment, recent: Sequence[dict[str, dict[str, Any]]], starts: Sequence[str],
-    summed: dict[str, dict[str, Any]], last: str,
+    summed: dict[str, dict[str, Any]], last: str, *, marks: Marks | None = None, tick: int = 0,
 ) -> list[RuleStatus]:  # fmt: skip
     """``tick.judge``: the SLO rules on the trailing windows, the comparative ones on the
-    sums since the start."""
-    return [*judge_slo(spec, recent, starts), *judge_comparative(spec, summed, last)]
+    sums since the start, and their change scan on the running totals ``marks``."""
+    return [
+        *judge_slo(spec, recent, starts),
+        *judge_comparative(spec, summed, last),
+        *judge_change(spec, summed, marks or {}, tick, last),
+    ]
 
 
 def naive_judge(
     spec: Experiment, recent: Sequence[dict[str, dict[str, Any]]], starts: Sequence[str],
-    summed: dict[str, dict[str, Any]], last: str, *, alpha: float | None = None,
+    summed: dict[str, dict[str, Any]], last: str, *, alpha: float | None = None, **_: Any,
 ) -> list[RuleStatus]:  # fmt: skip
     """A rule that must break the A/A bound: the fixed-horizon one-sided z-test of the
     cumulative error-rate difference (the same unit-bucket variance and binomial floor as
@@ -428,16 +432,20 @@ def naive_judge(
 
 def pooled_judge(
     spec: Experiment, recent: Sequence[dict[str, dict[str, Any]]], starts: Sequence[str],
-    summed: dict[str, dict[str, Any]], last: str,
+    summed: dict[str, dict[str, Any]], last: str, *, marks: Marks | None = None, tick: int = 0,
 ) -> list[RuleStatus]:  # fmt: skip
-    """The monitor's own rules with the unit buckets of the sums since the start merged into
-    one: the comparative rule is left with its binomial variance floor, as if each request
+    """The monitor's own rules with the unit buckets of the running totals merged into one:
+    the comparative rules are left with their binomial variance floor, as if each request
     were its own unit. Shows what the unit-bucket variance is worth with heavy users."""
-    merged = {
-        v: {k: np.r_[np.sum(a), np.zeros(len(a) - 1)] for k, a in sums.items()}
-        for v, sums in summed.items()
-    }
-    return monitor_judge(spec, recent, starts, merged, last)
+
+    def merge(sums: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {
+            v: {k: np.r_[np.sum(a), np.zeros(len(a) - 1)] for k, a in arrays.items()}
+            for v, arrays in sums.items()
+        }
+
+    marked = {lookback: merge(m) for lookback, m in (marks or {}).items()}
+    return monitor_judge(spec, recent, starts, merge(summed), last, marks=marked, tick=tick)
 
 
 #: judges by name (the report's processes look them up)
@@ -461,6 +469,7 @@ class _Path:
         self.keep = max((g.stop_after or settings.stop_after for g in monitored(spec)), default=1)
         self.summed = {v: {k: np.zeros(UNIT_BUCKETS) for k in _SUMMED} for v in VARIANTS}
         self.recent: deque[tuple[_Window, bool]] = deque()
+        self.running: deque[dict[str, dict[str, Any]]] = deque(maxlen=max(SCAN_WINDOWS) + 1)
         self.stopped: tuple[int, tuple[str, ...]] | None = None
 
     def fork(self) -> _Path:
@@ -468,6 +477,7 @@ class _Path:
         out.__dict__.update(self.__dict__)
         out.summed = {v: {k: a.copy() for k, a in s.items()} for v, s in self.summed.items()}
         out.recent = deque(self.recent)
+        out.running = deque(self.running, maxlen=self.running.maxlen)
         return out
 
     def tick(self, w: int, window: _Window) -> None:
@@ -481,7 +491,12 @@ class _Path:
             self.recent.popleft()
         starts = [x.start.isoformat() for x, _ in self.recent]
         recent = [x.sums for x, _ in self.recent]
-        rules = self.judge(self.spec, recent, starts, self.summed, starts[-1])
+        # the running totals up to the window before the last L (tick.change_marks)
+        marks = {L: self.running[-L] for L in SCAN_WINDOWS if len(self.running) >= L}
+        rules = self.judge(self.spec, recent, starts, self.summed, starts[-1], marks=marks, tick=w)
+        self.running.append(
+            {v: {k: a.copy() for k, a in s.items()} for v, s in self.summed.items()}
+        )
         stopping = tuple(f"{r.guardrail} {r.rule}" for r in rules if r.stop)
         if stopping:
             self.stopped = (w, stopping)

@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   seed=args.seed, traffic=traffic, judge=judge,
                                                   jobs=args.jobs, pool=pool)[0])
             for name, judge, share in CONTROLS
+            if controls > 0
         ]  # fmt: skip
     finally:
         if pool is not None:

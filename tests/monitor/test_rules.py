@@ -12,12 +12,15 @@ from champion.monitor.rules import (
     INCONCLUSIVE,
     NO_DATA,
     PASS,
+    SCAN_WINDOWS,
     TUNING_REQUESTS,
     VIOLATION,
     family_size,
+    judge_change,
     judge_comparative,
     judge_slo,
     judge_stage,
+    scan_alpha,
     totals,
 )
 from champion.monitor.tick import verdict
@@ -170,11 +173,12 @@ def test_the_comparative_rule_is_the_one_sided_always_valid_bound_on_the_differe
     assert rule.estimate == pytest.approx(p_t - p_c)
     # variance: binomial is the floor; one request per unit keeps the buckets' close to it
     v = p_t * (1 - p_t) / 5_000 + p_c * (1 - p_c) / 40_000
-    x = 2 * math.log(1 / 0.02)
+    # half the rule's alpha (0.01: one rule) one-sided: the two-sided sequence at 0.01
+    x = 2 * math.log(1 / 0.01)
     for _ in range(60):
-        x = math.log1p(x) + 2 * math.log(1 / 0.02)
+        x = math.log1p(x) + 2 * math.log(1 / 0.01)
     tau2 = x * v * 5_000 / TUNING_REQUESTS
-    lower = rule.estimate - _normal_mixture_radius(v, tau2, 0.02)
+    lower = rule.estimate - _normal_mixture_radius(v, tau2, 0.01)
     assert rule.bound == pytest.approx(lower, rel=0.05)
     assert rule.status == VIOLATION
     assert rule.stop
@@ -214,3 +218,68 @@ def test_the_stage_judges_the_pooled_windows():
     assert pooled.kind == "stage"
     assert pooled.n == 4_000
     assert verdict([one], [pooled]) == "pass"
+
+
+# -- the change scan ---------------------------------------------------------------------
+
+
+def test_the_scan_spends_half_the_rules_alpha_over_every_tick_there_will_ever_be():
+    settings = make_spec([]).monitor
+    h = settings.horizon_days * 24 * 60 / settings.window_minutes  # 4,032 five-minute windows
+    last = 100_000
+    spent = sum(scan_alpha(settings, 0.01, t) for t in range(last + 1)) * len(SCAN_WINDOWS)
+    tail = 0.005 * h / (last + 1 + h)  # what the telescoping sum leaves after the last
+    assert spent + tail == pytest.approx(0.005, rel=1e-9)
+    within = sum(scan_alpha(settings, 0.01, t) for t in range(int(h))) * len(SCAN_WINDOWS)
+    assert within == pytest.approx(0.0025, rel=1e-3)  # half of it within the horizon
+    assert scan_alpha(settings, 0.01, 0) == pytest.approx(0.005 / (h + 1) / len(SCAN_WINDOWS))
+
+
+def _cum(windows):
+    return totals(windows)
+
+
+def test_the_scan_finds_a_change_in_the_recent_windows_the_since_start_rule_dilutes():
+    """200 windows of 2,000 champion and 2,000 challenger requests at 1% errors, then 4
+    windows with the challenger at 3%: the since-start sequence still passes, the scan
+    violates on the lookback of 4 windows, at scipy's one-sided quantile."""
+    rng = np.random.default_rng(11)
+    spec = make_spec([{"name": "error_rate", "non_inferiority_margin": 0.0}], alpha=0.01)
+    windows = [window(sums(independent(2_000, 0.01, rng)), sums(independent(2_000, 0.01, rng)))
+               for _ in range(200)]  # fmt: skip
+    windows += [window(sums(independent(2_000, 0.03, rng)), sums(independent(2_000, 0.01, rng)))
+                for _ in range(4)]  # fmt: skip
+    index = len(windows) - 1
+    summed = _cum(windows)
+    marks = {L: _cum(windows[: index + 1 - L]) for L in SCAN_WINDOWS if index >= L}
+    since = judge_comparative(spec, summed, "w")[0]
+    (scan,) = judge_change(spec, summed, marks, index, "w")
+    assert since.status != VIOLATION
+    assert scan.status == VIOLATION
+    assert scan.stop
+    assert scan.rule.endswith("change in the last 4 windows")
+    level = scan_alpha(spec.monitor, 0.01, index)
+    z = stats.norm.isf(level)
+    recent = _cum(windows[-4:])
+    p_t = recent["b"]["errors"].sum() / 8_000
+    p_c = recent["a"]["errors"].sum() / 8_000
+    se = math.sqrt(p_t * (1 - p_t) / 8_000 + p_c * (1 - p_c) / 8_000)
+    assert scan.estimate == pytest.approx(p_t - p_c)
+    assert scan.bound == pytest.approx(p_t - p_c - z * se, rel=0.05)  # buckets ~ binomial
+    assert scan.n == 8_000
+    assert scan.alpha == pytest.approx(level)
+
+
+def test_the_scan_says_nothing_before_a_lookback_has_data_and_passes_a_steady_challenger():
+    rng = np.random.default_rng(12)
+    spec = make_spec([{"name": "error_rate", "non_inferiority_margin": 0.0}])
+    one = [window(sums(independent(2_000, 0.01, rng)), sums(independent(2_000, 0.01, rng)))]
+    assert judge_change(spec, _cum(one), {}, 0, "w") == []
+    few = [window(sums(independent(50, 0.01, rng)), sums(independent(50, 0.01, rng)))] * 2
+    assert judge_change(spec, _cum(few), {1: _cum(few[:1])}, 1, "w") == []  # below 100
+    steady = [window(sums(independent(2_000, 0.01, rng)), sums(independent(2_000, 0.01, rng)))
+              for _ in range(20)]  # fmt: skip
+    marks = {L: _cum(steady[: 20 - L]) for L in SCAN_WINDOWS if L <= 19}
+    (scan,) = judge_change(spec, _cum(steady), marks, 19, "w")
+    assert scan.status == PASS
+    assert not scan.stop

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from champion.monitor.rules import DEFAULTS
+from champion.monitor.rules import DEFAULTS, SCAN_WINDOWS, totals
 from champion.monitor.tick import judge as tick_judge
 from champion.registry.records import WindowRecord
 from champion.spec.models import Experiment
@@ -145,11 +145,17 @@ def test_every_tick_judges_as_tick_judge_does_on_every_window_since_the_start():
     history: dict[int, list[WindowRecord]] = {}
     ticks = []
 
-    def both(spec, recent, starts, summed, last):
-        ours = monitor_judge(spec, recent, starts, summed, last)
+    def both(spec, recent, starts, summed, last, *, marks, tick):
+        ours = monitor_judge(spec, recent, starts, summed, last, marks=marks, tick=tick)
         records = history.setdefault(id(summed), [])  # one path per running sum
         records.extend(_records(spec, recent[-1], starts[-1]))
-        theirs = tick_judge(spec, records)
+        grouped = [
+            {r.variant: r.sums for r in records if r.start == start}
+            for start in sorted({r.start for r in records})
+        ]
+        theirs_marks = {L: totals(grouped[: tick + 1 - L]) for L in SCAN_WINDOWS if tick >= L}
+        assert sorted(theirs_marks) == sorted(marks)
+        theirs = tick_judge(spec, records, theirs_marks, tick)
         assert [r.to_dict() for r in ours] == [r.to_dict() for r in theirs]
         ticks.append(ours)
         return ours
@@ -160,6 +166,8 @@ def test_every_tick_judges_as_tick_judge_does_on_every_window_since_the_start():
     outcomes = run(scenarios, 7, 0, traffic=traffic, judge=both, spec=_patient)
     statuses = {(r.status, r.k > 0) for rules in ticks for r in rules}
     assert {("pass", False), ("violation", True), ("no_data", True)} <= statuses
+    scans = [r for rules in ticks for r in rules if "change in the last" in r.rule]
+    assert {r.rule.rsplit(" ", 2)[-2] for r in scans} >= {"1", "16", "128"}  # every lookback
     assert len(ticks) > traffic.windows
     assert not outcomes[0].stopped
     assert outcomes[1].rules == ("latency_p95_ms max 200",)

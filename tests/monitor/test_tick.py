@@ -206,3 +206,32 @@ def test_a_harmful_read_out_at_a_gate_rolls_back(tmp_path, db):
         assert (result.action, result.applied) == ("rollback", True)
         assert reg.get("exp").state.value == "rolled_back"
         assert reg.history("exp")[-1].evidence["decision"] == "rollback"
+
+
+def test_the_change_scan_reads_its_marks_from_the_window_ledger(tmp_path, db):
+    """After 40 one-minute windows, each lookback's mark is the running total up to the
+    window before the newest L, whether it was among the windows just read or one read
+    back from the ledger."""
+    from champion.monitor.rules import SCAN_WINDOWS, totals
+    from champion.monitor.tick import change_marks, recent_windows
+
+    spec = make_spec()
+    state, t0 = started(db, spec)
+    write(tmp_path / "ev", "exp", state.version, t0, 41, rate_b=0.01, per_minute=600)
+    with Registry(db) as reg:
+        for minute in range(1, 42):  # a tick a minute: the ledger grows window by window
+            tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=minute, seconds=10))
+        stored = reg.windows("exp")
+        recent = recent_windows(reg, "exp", spec, t0)
+        marks, index = change_marks(reg, "exp", spec, t0, recent)
+    starts = sorted({w.start for w in stored})
+    assert index == len(starts) - 1 >= 39
+    assert sorted(marks) == [L for L in SCAN_WINDOWS if L <= index]
+    assert max(marks) > len({w.start for w in recent})  # some came back from the ledger
+    for lookback, mark in marks.items():
+        before = [{w.variant: w.sums for w in stored if w.start == s}
+                  for s in starts[: index + 1 - lookback]]  # fmt: skip
+        expected = totals(before)
+        for variant in ("a", "b"):
+            assert mark[variant]["requests"] == pytest.approx(expected[variant]["requests"])
+            assert mark[variant]["errors"] == pytest.approx(expected[variant]["errors"])

@@ -34,8 +34,8 @@ def _status(registry: Any, name: str) -> dict[str, Any]:
     from champion.monitor.rollout import current_challenger, next_stage
     from champion.monitor.tick import (
         _started,
-        judge,
         judge_current_stage,
+        judge_stored,
         recent_windows,
         stage_baseline,
         verdict,
@@ -46,7 +46,7 @@ def _status(registry: Any, name: str) -> dict[str, Any]:
     history = registry.history(name)
     started, stage_started = _started(history)
     windows = recent_windows(registry, name, spec, started)
-    rules = judge(spec, windows)
+    rules = judge_stored(registry, name, spec, started, windows)
     first, baseline = stage_baseline(registry, name, spec, started, stage_started)
     stage = judge_current_stage(spec, windows, first, baseline)
     which = current_challenger(spec, state.allocation)

@@ -10,10 +10,17 @@ Two kinds, both from the spec's ``metrics.guardrails`` (docs/rollout.md):
   (never a pass). ``stop_after`` consecutive violating windows (windows without data
   neither count nor break the run) stop the experiment.
 - **Comparative rules** (``non_inferiority_margin`` on ``error_rate`` or
-  ``latency_mean_ms``): the difference challenger - champion, summed over every window
-  since the experiment started, judged with an always-valid confidence sequence, so a
-  monitor reading every minute for weeks keeps its false-stop rate. It violates (and
-  stops at once) when the sequence shows harm beyond the margin.
+  ``latency_mean_ms``), two tests sharing the rule's alpha, each violating (and stopping
+  at once) when it shows harm beyond the margin:
+
+  - *since the start*: the difference challenger - champion summed over every window
+    since the experiment started, judged with an always-valid confidence sequence, so a
+    monitor reading every minute for weeks keeps its false-stop rate;
+  - *a change scan*: the same difference over the last 1, 2, 4 ... 128 windows, each a
+    one-sided z-test at a level that shrinks with the tick (:func:`scan_alpha`), so the
+    levels of every test at every tick add up to the scan's alpha (a union bound, valid
+    however the tests overlap). A challenger that turns bad after days is caught on the
+    windows since it turned, not diluted by the good ones before.
 
 The monitor's ``alpha`` is the false-stop rate of an experiment's guardrails together:
 each of the ``m`` (rule, challenger) pairs gets ``alpha / m`` (Bonferroni). Outcome
@@ -24,8 +31,9 @@ stage gates judge them with the read-out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -40,15 +48,18 @@ from champion.stats.ratio import ratio_variance
 
 __all__ = [
     "DEFAULTS",
+    "SCAN_WINDOWS",
     "SERVING",
     "RuleStatus",
     "cumulative",
     "difference",
     "family_size",
+    "judge_change",
     "judge_comparative",
     "judge_slo",
     "judge_stage",
     "monitored",
+    "scan_alpha",
     "totals",
 ]
 
@@ -333,11 +344,12 @@ def judge_comparative(
                                       0, 1, int(n_t), last_start, alpha))  # fmt: skip
                 continue
             diff, var = est_t - est_c, var_t + var_c
-            # one-sided at alpha: the two-sided sequence at 2 alpha; tuned, on a per-request
-            # scale, to be tightest near TUNING_REQUESTS challenger requests
+            # half the rule's alpha (the change scan has the other half), one-sided: the
+            # two-sided sequence at alpha; tuned, on a per-request scale, to be tightest near
+            # TUNING_REQUESTS challenger requests
             per_request = var * n_t
-            tau2 = mixing_variance(per_request, TUNING_REQUESTS, alpha=2 * alpha)
-            cs = confidence_sequence(diff, per_request, n_t, alpha=2 * alpha, tau2=tau2)
+            tau2 = mixing_variance(per_request, TUNING_REQUESTS, alpha=alpha)
+            cs = confidence_sequence(diff, per_request, n_t, alpha=alpha, tau2=tau2)
             if cs.lower > margin:  # harm beyond the margin (both metrics: lower is better)
                 status, bound, k = VIOLATION, cs.lower, 1
             elif cs.upper <= margin:
@@ -346,4 +358,76 @@ def judge_comparative(
                 status, bound, k = INCONCLUSIVE, cs.lower, 0
             out.append(RuleStatus(g.name, v, label, "comparative", status, diff, bound, margin, k,
                                   1, int(n_t), last_start, alpha))  # fmt: skip
+    return out
+
+
+#: lookbacks of the change scan, in windows
+SCAN_WINDOWS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def scan_alpha(settings: Monitor, alpha: float, tick: int) -> float:
+    """The one-sided level of each lookback of the change scan at tick ``tick`` (0: the
+    experiment's first window), for a rule at ``alpha`` (the scan has half of it).
+
+    Tick t gets the share h / ((t + h)(t + h + 1)) of the scan's alpha, h the horizon in
+    windows: the shares telescope to 1 over every tick there will ever be, about 1/h each
+    within the horizon, so the scan stays valid however long the monitor runs.
+    """
+    h = max(1.0, settings.horizon_days * 24 * 60 / settings.window_minutes)
+    t = max(0, tick)
+    return alpha / 2 * h / ((t + h) * (t + h + 1)) / len(SCAN_WINDOWS)
+
+
+def _since(later: Mapping[str, Any], earlier: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The summed arrays of the windows between two running totals."""
+    if not earlier:
+        return {k: np.asarray(later[k], float) for k in _SUMMED}
+    return {k: np.asarray(later[k], float) - np.asarray(earlier[k], float) for k in _SUMMED}
+
+
+def judge_change(
+    spec: Experiment, summed: Mapping[str, Mapping[str, Any]],
+    marks: Mapping[int, Mapping[str, Mapping[str, Any]]], tick: int, last_start: str,
+) -> list[RuleStatus]:  # fmt: skip
+    """The change scan of every comparative rule of every challenger (module docstring).
+
+    ``summed`` holds the running totals since the start up to the newest window, ``marks[L]``
+    those up to the window before the last ``L`` (lookbacks that reach before the start are
+    left out: the since-the-start test covers them). One status per rule and challenger: the
+    lookback closest to violating; none while no lookback has data.
+    """
+    settings = spec.monitor or DEFAULTS
+    alpha = settings.alpha / family_size(spec)
+    level = scan_alpha(settings, alpha, tick)
+    threshold = -NormalDist().inv_cdf(level)
+    champion = summed.get(spec.champion)
+    out = []
+    for g in monitored(spec):
+        margin = g.non_inferiority_margin
+        if margin is None or g.name not in _COMPARATIVE or champion is None:
+            continue
+        for v in spec.challengers:
+            mine = summed.get(v)
+            if mine is None:
+                continue
+            best: tuple[float, int, float, float, float] | None = None
+            for lookback, mark in sorted(marks.items()):
+                n_t, est_t, var_t = _mean_and_variance(g.name, _since(mine, mark.get(v)))
+                n_c, est_c, var_c = _mean_and_variance(
+                    g.name, _since(champion, mark.get(spec.champion))
+                )
+                if min(n_t, n_c) < settings.min_window_requests or not var_t + var_c > 0:
+                    continue
+                diff, se = est_t - est_c, math.sqrt(var_t + var_c)
+                score = (diff - margin) / se - threshold
+                if best is None or score > best[0]:
+                    best = (score, lookback, diff, diff - threshold * se, n_t)
+            if best is None:
+                continue
+            _, lookback, diff, lower, n = best
+            harm = lower > margin
+            label = f"non-inferiority margin {margin:g}, change in the last {lookback} windows"
+            out.append(RuleStatus(g.name, v, label, "comparative", VIOLATION if harm else PASS,
+                                  diff, lower, margin, int(harm), 1, int(n), last_start,
+                                  level))  # fmt: skip
     return out

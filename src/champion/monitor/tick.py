@@ -29,10 +29,12 @@ from champion.monitor.rules import (
     DEFAULTS,
     NO_DATA,
     PASS,
+    SCAN_WINDOWS,
     VIOLATION,
     RuleStatus,
     cumulative,
     difference,
+    judge_change,
     judge_comparative,
     judge_slo,
     judge_stage,
@@ -184,13 +186,63 @@ def _running_totals(grouped: list[dict[str, dict[str, Any]]]) -> dict[str, dict[
     return totals(grouped)
 
 
-def judge(spec: Experiment, windows: Sequence[WindowRecord]) -> list[RuleStatus]:
+Marks = dict[int, dict[str, dict[str, Any]]]
+
+
+def judge(
+    spec: Experiment, windows: Sequence[WindowRecord], marks: Marks | None = None,
+    index: int = 0,
+) -> list[RuleStatus]:  # fmt: skip
     """Every rule of every challenger: SLO rules on the newest windows, comparative rules
-    on the running totals since the start."""
+    on the running totals since the start, and their change scan on the running totals
+    ``marks`` (:func:`change_marks`; ``index``: the newest window's, 0 the first)."""
     grouped, starts = _grouped(windows)
     last = starts[-1] if starts else ""
     summed = _running_totals(grouped)
-    return [*judge_slo(spec, grouped, starts), *judge_comparative(spec, summed, last)]
+    return [
+        *judge_slo(spec, grouped, starts),
+        *judge_comparative(spec, summed, last),
+        *judge_change(spec, summed, marks or {}, index, last),
+    ]
+
+
+def change_marks(
+    registry: Registry, name: str, spec: Experiment, started: datetime,
+    windows: Sequence[WindowRecord],
+) -> tuple[Marks, int]:  # fmt: skip
+    """What the change scan compares the newest running totals with: for each lookback L
+    of ``SCAN_WINDOWS``, the running totals up to the window before the newest L (from
+    ``windows`` when they hold it, else one ledger read), and the newest window's index
+    since the start. Lookbacks reaching before the start are left out."""
+    if not windows:
+        return {}, 0
+    seconds = _seconds(spec)
+    first, last = window_start(started, seconds), windows[-1].start
+    index = max(0, round((last - first).total_seconds() / seconds))
+    loaded: dict[datetime, list[WindowRecord]] = defaultdict(list)
+    for w in windows:
+        loaded[w.start].append(w)
+    marks: Marks = {}
+    for lookback in SCAN_WINDOWS:
+        if lookback > index:
+            break
+        point = last - timedelta(seconds=lookback * seconds)
+        rows = loaded.get(point) or registry.windows(
+            name, since=first, before=point + timedelta(seconds=seconds), newest=1
+        )
+        cum = {w.variant: w.sums["cum"] for w in rows if "cum" in w.sums}
+        if cum:
+            marks[lookback] = cum
+    return marks, index
+
+
+def judge_stored(
+    registry: Registry, name: str, spec: Experiment, started: datetime,
+    windows: Sequence[WindowRecord],
+) -> list[RuleStatus]:  # fmt: skip
+    """:func:`judge` with the change scan's marks read from the ledger."""
+    marks, index = change_marks(registry, name, spec, started, windows)
+    return judge(spec, windows, marks, index)
 
 
 def stage_sums(
@@ -292,7 +344,7 @@ def tick_one(
     history = registry.history(state.name)
     started, _ = _started(history)
     windows, inserted = sync_windows(registry, store, state, spec, started, now, dry_run=dry_run)
-    rules = judge(spec, windows)
+    rules = judge_stored(registry, state.name, spec, started, windows)
     _, stage_started = _started(history)
     first, baseline = stage_baseline(registry, state.name, spec, started, stage_started)
     stage = judge_current_stage(spec, windows, first, baseline)

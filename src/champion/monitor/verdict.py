@@ -18,8 +18,8 @@ from champion.monitor.rollout import current_challenger
 from champion.monitor.rules import DEFAULTS
 from champion.monitor.tick import (
     _started,
-    judge,
     judge_current_stage,
+    judge_stored,
     recent_windows,
     stage_baseline,
     stage_requests,
@@ -76,7 +76,7 @@ def experiment_verdict(
         since = newest_end.isoformat()
         reason = f"no monitor has stored a window since {since}: is champion monitor running?"
         return _answer("inconclusive", reason, **common)
-    rules = judge(spec, windows)
+    rules = judge_stored(registry, name, spec, started, windows)
     first, baseline = stage_baseline(registry, name, spec, started, stage_started)
     pooled = judge_current_stage(spec, windows, first, baseline)
     n = stage_requests(windows, first, baseline)

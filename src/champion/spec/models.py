@@ -147,6 +147,15 @@ class Monitor(_Strict):
     settle_seconds: float = Field(
         2.5, ge=0, le=600, description="a window is judged this long after it ends (late events)"
     )
+    horizon_days: float = Field(
+        14,
+        gt=0,
+        le=3650,
+        description=(
+            "how long the change scan spends most of its alpha over (it stays valid after: "
+            "its thresholds rise slowly)"
+        ),
+    )
 
 
 class Condition(_Strict):
