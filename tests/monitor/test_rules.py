@@ -20,6 +20,7 @@ from champion.monitor.rules import (
     judge_comparative,
     judge_slo,
     judge_stage,
+    psi,
     scan_alpha,
     totals,
 )
@@ -283,3 +284,86 @@ def test_the_scan_says_nothing_before_a_lookback_has_data_and_passes_a_steady_ch
     (scan,) = judge_change(spec, _cum(steady), marks, 19, "w")
     assert scan.status == PASS
     assert not scan.stop
+
+
+# -- prediction drift (PSI) ------------------------------------------------------------------
+
+
+def _score_hist(scores):
+    """The windows' score histogram: bins of floor(200 sign(x) log10(1 + |x|))."""
+    k = np.floor(200 * np.sign(scores) * np.log10(1 + np.abs(scores))).astype(int)
+    keys, counts = np.unique(k, return_counts=True)
+    return {str(a): int(b) for a, b in zip(keys, counts, strict=True)}
+
+
+def test_psi_is_the_textbook_formula_on_the_references_deciles():
+    """Ten fine bins holding 10% of the reference each: PSI is sum (p - q) ln(p / q) over
+    them, with half a count of smoothing, written out here."""
+    reference = {str(k): 100 for k in range(10)}
+    mine = {str(k): c for k, c in enumerate([50, 50, 80, 100, 100, 100, 120, 120, 140, 140])}
+    value, n_eff, dof = psi(mine, reference)
+    p = (np.array([50, 50, 80, 100, 100, 100, 120, 120, 140, 140]) + 0.5) / (1_000 + 5)
+    q = (np.full(10, 100) + 0.5) / (1_000 + 5)
+    assert value == pytest.approx(float(np.sum((p - q) * np.log(p / q))))
+    assert n_eff == pytest.approx(500.0)
+    assert dof == 9
+
+
+def test_psi_under_no_drift_is_chi_square_scaled_by_the_effective_n():
+    """Seeded: 2,000 windows of 1,000 and 3,000 scores from one beta distribution; the share
+    of n_eff PSI above chi-square's 99% quantile is 1% within 0.5 point."""
+    rng = np.random.default_rng(21)
+    above = 0
+    runs = 2_000
+    for _ in range(runs):
+        value, n_eff, dof = psi(
+            _score_hist(rng.beta(2, 5, 1_000)), _score_hist(rng.beta(2, 5, 3_000))
+        )
+        above += n_eff * value > stats.chi2.isf(0.01, dof)
+    assert abs(above / runs - 0.01) < 0.005
+
+
+def test_the_drift_rule_violates_on_shifted_scores_and_passes_alike_ones():
+    rng = np.random.default_rng(22)
+    spec = make_spec([{"name": "prediction_psi", "max": 0.1, "stop_after": 2}], alpha=0.01)
+    same = sums(independent(2_000, 0.01, rng))
+
+    def w(challenger_scores, champion_scores):
+        b, a = dict(same), dict(same)
+        b["scores"], a["scores"] = _score_hist(challenger_scores), _score_hist(champion_scores)
+        return window(b, a)
+
+    drifted = [w(rng.beta(2, 2, 2_000), rng.beta(2, 5, 2_000)) for _ in range(2)]
+    alike = [w(rng.beta(2, 5, 2_000), rng.beta(2, 5, 2_000)) for _ in range(2)]
+    tiny = [w(rng.beta(2, 2, 50), rng.beta(2, 5, 50))]
+    bad = judge_slo(spec, drifted, ["w1", "w2"])[0]
+    fine = judge_slo(spec, alike, ["w1", "w2"])[0]
+    (none,) = judge_slo(spec, tiny, ["w"])
+    assert bad.status == VIOLATION
+    assert bad.stop
+    value, n_eff, dof = psi(drifted[-1]["b"]["scores"], drifted[-1]["a"]["scores"])
+    assert bad.estimate == pytest.approx(value)
+    assert bad.bound == pytest.approx(value - stats.chi2.isf(bad.alpha, dof) / n_eff)
+    assert fine.status == PASS
+    assert fine.estimate < 0.1
+    assert none.status == NO_DATA
+
+
+def test_psi_takes_only_max_and_the_read_out_leaves_it_to_the_monitor():
+    from champion.errors import SpecError
+    from champion.spec import parse_spec
+
+    base = make_spec([{"name": "prediction_psi", "max": 0.2}])
+    assert base.metrics.guardrails[0].name == "prediction_psi"
+    text = """
+name: exp
+models: {a: {kind: python, target: "m:a"}, b: {kind: python, target: "m:b"}}
+champion: a
+challengers: [b]
+allocation: {a: 0.5, b: 0.5}
+metrics:
+  primary: {name: converted}
+  guardrails: [{name: prediction_psi, max: 0.2, min: 0.01}]
+"""
+    with pytest.raises(SpecError, match="prediction_psi takes only max"):
+        parse_spec(text)

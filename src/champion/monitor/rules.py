@@ -3,12 +3,14 @@
 Two kinds, both from the spec's ``metrics.guardrails`` (docs/rollout.md):
 
 - **SLO rules** (``max``/``min`` on ``error_rate``, ``latency_p50/p95/p99_ms``,
-  ``latency_mean_ms``; ``max_ratio`` of a latency to the champion's): judged on the
-  challenger in each closed window. A window *violates* only when its one-sided bound is
-  beyond the limit (for a max: the lower bound above it), *passes* when the bound on the
-  near side is inside, is *inconclusive* in between and ``no_data`` below the minimum sample
-  (never a pass). ``stop_after`` consecutive violating windows (windows without data
-  neither count nor break the run) stop the experiment.
+  ``latency_mean_ms``; ``max_ratio`` of a latency to the champion's; ``max`` on
+  ``prediction_psi``, the challenger's score distribution against the champion's in the
+  same window): judged on the challenger in each closed window. A window *violates* only
+  when its one-sided bound is beyond the limit (for a max: the lower bound above it),
+  *passes* when the bound on the near side is inside, is *inconclusive* in between and
+  ``no_data`` below the minimum sample (never a pass). ``stop_after`` consecutive
+  violating windows (windows without data neither count nor break the run) stop the
+  experiment.
 - **Comparative rules** (``non_inferiority_margin`` on ``error_rate`` or
   ``latency_mean_ms``), two tests sharing the rule's alpha, each violating (and stopping
   at once) when it shows harm beyond the margin:
@@ -37,6 +39,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from champion.analysis.aggregate import HISTOGRAM_EDGES
 from champion.spec.models import Experiment, Guardrail, Monitor
@@ -59,12 +62,20 @@ __all__ = [
     "judge_slo",
     "judge_stage",
     "monitored",
+    "psi",
     "scan_alpha",
     "totals",
 ]
 
 DEFAULTS = Monitor()
-SERVING = ("error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms")
+SERVING = (
+    "error_rate", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms",
+    "prediction_psi",
+)  # fmt: skip
+#: the dict-valued sums (histograms, bin -> count) every window carries
+_COUNTED = ("bins", "scores")
+#: the prediction-drift rule compares score distributions in this many bins at most
+PSI_BINS = 10
 _QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
 _COMPARATIVE = ("error_rate", "latency_mean_ms")
 #: the always-valid sequences are tightest near this many challenger requests: a regression
@@ -167,11 +178,70 @@ def _value(name: str, sums: dict[str, Any], alpha: float) -> tuple[float, float,
     return n, e.estimate, e.ci[0], e.ci[1]
 
 
+def _counts(hist: Mapping[str, Any]) -> dict[int, float]:
+    return {int(k): float(c) for k, c in hist.items() if c}
+
+
+def psi(mine: Mapping[str, Any], reference: Mapping[str, Any]) -> tuple[float, float, int]:
+    """(PSI, effective n, degrees of freedom) of two score histograms (bin -> count).
+
+    The fine bins are merged into at most :data:`PSI_BINS` groups of about equal share of
+    the reference (its deciles, as PSI is usually taken), each share smoothed by half a
+    count. Under no drift, ``n_eff * PSI`` is about chi-square with ``dof`` degrees of
+    freedom (PSI is the symmetric Kullback-Leibler divergence), n_eff = n1 n2 / (n1 + n2).
+    """
+    a, c = _counts(mine), _counts(reference)
+    n_a, n_c = sum(a.values()), sum(c.values())
+    if n_a == 0 or n_c == 0:
+        return _NAN, 0.0, 0
+    groups: list[tuple[float, float]] = []
+    acc_a = acc_c = 0.0
+    step = n_c / PSI_BINS
+    for k in sorted(set(a) | set(c)):
+        acc_a, acc_c = acc_a + a.get(k, 0.0), acc_c + c.get(k, 0.0)
+        if acc_c >= step:
+            groups.append((acc_a, acc_c))
+            acc_a = acc_c = 0.0
+    if acc_a or acc_c:  # the remainder joins the last group
+        if groups:
+            last = groups.pop()
+            groups.append((last[0] + acc_a, last[1] + acc_c))
+        else:
+            groups.append((acc_a, acc_c))
+    g = len(groups)
+    p = (np.array([x for x, _ in groups]) + 0.5) / (n_a + 0.5 * g)
+    q = (np.array([y for _, y in groups]) + 0.5) / (n_c + 0.5 * g)
+    return float(np.sum((p - q) * np.log(p / q))), n_a * n_c / (n_a + n_c), g - 1
+
+
+def _psi_status(
+    limit: float, mine: dict[str, Any], champion: dict[str, Any], alpha: float, settings: Monitor
+) -> tuple[str, float, float, int]:
+    """A window of the prediction-drift rule: the challenger's scores against the
+    champion's on the same window's randomised traffic. The deciding bound is the PSI less
+    what noise alone reaches with probability ``alpha`` (chi-square), so a small window's
+    PSI, biased upwards, violates only beyond it."""
+    n = int(sum(_counts(mine.get("scores", {})).values()))
+    theirs = int(sum(_counts(champion.get("scores", {})).values()))
+    if min(n, theirs) < settings.min_window_requests:
+        return NO_DATA, _NAN, _NAN, n
+    value, n_eff, dof = psi(mine["scores"], champion["scores"])
+    if dof < 1:  # one group: every score alike on both sides
+        return PASS, value, value, n
+    noise = float(stats.chi2.isf(alpha, dof)) / n_eff
+    bound = max(0.0, value - noise)
+    if bound > limit:
+        return VIOLATION, value, bound, n
+    return (PASS if value <= limit else INCONCLUSIVE), value, bound, n
+
+
 def _window_status(
     g: Guardrail, rule: str, limit: float, mine: dict[str, Any], champion: dict[str, Any],
     alpha: float, settings: Monitor,
 ) -> tuple[str, float, float, int]:  # fmt: skip
     """(status, estimate, deciding bound, n) of one window."""
+    if g.name == "prediction_psi":
+        return _psi_status(limit, mine, champion, alpha, settings)
     n, est, lo, hi = _value(g.name, mine, alpha)
     if n < settings.min_window_requests:
         return NO_DATA, est, _NAN, int(n)
@@ -263,9 +333,10 @@ def totals(windows: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, 
             acc = out.setdefault(variant, {k: np.zeros(len(sums[k])) for k in _SUMMED})
             for k in _SUMMED:
                 acc[k] += np.asarray(sums[k], float)
-            bins = acc.setdefault("bins", {})
-            for b, c in sums.get("bins", {}).items():
-                bins[b] = bins.get(b, 0) + c
+            for key in _COUNTED:
+                hist = acc.setdefault(key, {})
+                for b, c in sums.get(key, {}).items():
+                    hist[b] = hist.get(b, 0) + c
     return out
 
 
@@ -275,10 +346,11 @@ def cumulative(previous: dict[str, Any] | None, sums: dict[str, Any]) -> dict[st
     for k in _SUMMED:
         base = np.asarray(previous[k], float) if previous else 0.0
         out[k] = (base + np.asarray(sums[k], float)).tolist()
-    bins = dict(previous["bins"]) if previous else {}
-    for b, c in sums.get("bins", {}).items():
-        bins[b] = bins.get(b, 0) + c
-    out["bins"] = bins
+    for key in _COUNTED:
+        hist = dict(previous.get(key, {})) if previous else {}
+        for b, c in sums.get(key, {}).items():
+            hist[b] = hist.get(b, 0) + c
+        out[key] = hist
     return out
 
 
@@ -289,8 +361,10 @@ def difference(later: dict[str, Any], earlier: dict[str, Any] | None) -> dict[st
     out: dict[str, Any] = {
         k: np.asarray(later[k], float) - np.asarray(earlier[k], float) for k in _SUMMED
     }
-    bins = {b: c - earlier["bins"].get(b, 0) for b, c in later["bins"].items()}
-    out["bins"] = {b: c for b, c in bins.items() if c > 0}
+    for key in _COUNTED:
+        before = earlier.get(key, {})
+        left = {b: c - before.get(b, 0) for b, c in later.get(key, {}).items()}
+        out[key] = {b: c for b, c in left.items() if c > 0}
     return out
 
 

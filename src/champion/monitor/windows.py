@@ -9,7 +9,8 @@ closed since the last stored one: what is new, never the whole log.
 Per window and variant the sums are those the read-out's serving guardrails use: requests
 and failed requests per unit bucket (the variance is taken between buckets of units, so a
 unit's alike requests are not counted as independent), the sum of latencies per bucket,
-and the latency histogram.
+the latency histogram, and the histogram of the served model's score (``scores``: bins
+of :func:`score_bin`, for the prediction-drift rule).
 """
 
 from __future__ import annotations
@@ -28,7 +29,26 @@ from champion.analysis.attribution import counted_exposures
 from champion.analysis.store import EventStore
 from champion.registry.records import WindowRecord
 
-__all__ = ["closed_windows", "empty_sums", "read_windows", "window_start"]
+__all__ = [
+    "SCORE_STEPS",
+    "closed_windows",
+    "empty_sums",
+    "read_windows",
+    "score_bin",
+    "window_start",
+]
+
+#: score bins per unit of sign(x) log10(1 + |x|): probabilities in [0, 1] get 60 bins
+#: (about 0.012 wide near 0, 0.02 near 1), and any real score has a bin
+SCORE_STEPS = 200
+_SCORE_LIMIT = 2_000  # |bin| beyond this (scores past 1e10) share the end bins
+
+
+def score_bin(value: ir.NumericValue) -> ir.IntegerValue:
+    """A score's bin: floor(SCORE_STEPS sign(x) log10(1 + |x|)), additive across windows."""
+    x = value.cast("float64")
+    k = (x.sign() * (x.abs() + 1).log10() * SCORE_STEPS).floor()
+    return k.clip(lower=-_SCORE_LIMIT, upper=_SCORE_LIMIT).cast("int64")
 
 
 def window_start(at: datetime, seconds: float) -> datetime:
@@ -81,6 +101,14 @@ def read_windows(
     per_bin = timed.group_by("w", "variant", bin=histogram_bin(timed.latency_ms)).aggregate(
         requests=timed.count()
     )
+    scored = t.filter(t.score.notnull()) if "score" in t.columns else None
+    per_score = (
+        None
+        if scored is None
+        else scored.group_by("w", "variant", sbin=score_bin(scored.score)).aggregate(
+            requests=scored.count()
+        )
+    )
     sums: dict[tuple[int, str], dict[str, Any]] = defaultdict(empty_sums)
     for r in store.fetch(per_bucket):
         cell = sums[(int(r["w"]), r["variant"])]
@@ -91,6 +119,9 @@ def read_windows(
     for r in store.fetch(per_bin):
         cell = sums[(int(r["w"]), r["variant"])]
         cell["bins"][str(int(r["bin"]))] = int(r["requests"])
+    for r in store.fetch(per_score) if per_score is not None else ():
+        cell = sums[(int(r["w"]), r["variant"])]
+        cell["scores"][str(int(r["sbin"]))] = int(r["requests"])
     out = []
     for start in starts:
         w = round(start.timestamp() / seconds)
@@ -108,4 +139,5 @@ def empty_sums() -> dict[str, Any]:
         "errors": [0] * UNIT_BUCKETS,
         "latency": [0.0] * UNIT_BUCKETS,
         "bins": {},
+        "scores": {},
     }

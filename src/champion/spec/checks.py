@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from champion.spec.models import BUILTIN_GUARDRAIL_METRICS
+from champion.spec.models import BUILTIN_GUARDRAIL_METRICS, MONITOR_GUARDRAIL_METRICS
 
 __all__ = ["cross_field_problems"]
 
@@ -112,7 +112,7 @@ def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
     dupes = sorted(n for n, c in Counter(declared).items() if c > 1)
     if dupes:
         yield ("metrics",), f"duplicate metric names {dupes}: each metric is declared once"
-    known = set(declared) | BUILTIN_GUARDRAIL_METRICS
+    known = set(declared) | BUILTIN_GUARDRAIL_METRICS | MONITOR_GUARDRAIL_METRICS
     for i, guard in enumerate(metrics.get("guardrails") or []):
         if not isinstance(guard, dict) or "name" not in guard:
             continue
@@ -122,7 +122,8 @@ def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
                 path,
                 (
                     f"unknown metric '{guard['name']}': declare it under metrics.primary/secondary "
-                    f"or use one measured from exposures ({sorted(BUILTIN_GUARDRAIL_METRICS)})"
+                    "or use one measured from exposures "
+                    f"({sorted(BUILTIN_GUARDRAIL_METRICS | MONITOR_GUARDRAIL_METRICS)})"
                 ),
             )
         if all(guard.get(k) is None for k in ("min", "max", "non_inferiority_margin", "max_ratio")):
@@ -139,6 +140,17 @@ def _metrics(data: dict[str, Any]) -> Iterator[Problem]:
                     "max_ratio compares serving latency with the champion's: use it on "
                     "latency_p50_ms, latency_p95_ms, latency_p99_ms or latency_mean_ms "
                     "(error_rate takes non_inferiority_margin)"
+                ),
+            )
+        extra = [
+            k for k in ("min", "non_inferiority_margin", "max_ratio") if guard.get(k) is not None
+        ]
+        if str(guard["name"]) in MONITOR_GUARDRAIL_METRICS and extra:
+            yield (
+                ("metrics", "guardrails", i, extra[0]),
+                (
+                    f"{guard['name']} takes only max (the largest drift allowed, e.g. "
+                    f"max: 0.2): remove {extra[0]}"
                 ),
             )
         lo, hi = guard.get("min"), guard.get("max")

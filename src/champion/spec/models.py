@@ -14,6 +14,7 @@ from champion.spec.design import Design
 
 __all__ = [
     "BUILTIN_GUARDRAIL_METRICS",
+    "MONITOR_GUARDRAIL_METRICS",
     "Condition",
     "DecisionRules",
     "Experiment",
@@ -34,6 +35,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 BUILTIN_GUARDRAIL_METRICS = frozenset(
     {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "error_rate"}
 )
+# Judged only by ``champion monitor`` on serving windows (the read-out has no outcome for it).
+MONITOR_GUARDRAIL_METRICS = frozenset({"prediction_psi"})
 
 
 class _Strict(BaseModel):
