@@ -29,7 +29,7 @@ def test_units_file_prints_one_json_object_a_line_matching_the_assigner(registry
     units = tmp_path / "ids.txt"
     units.write_text("\n".join(ids) + "\n\n")
     result = runner.invoke(app, ["assign", "fraud-detector-v2", "--units", str(units),
-                                 "--db", registry_url])  # fmt: skip
+                                 "--registry", registry_url])  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     oracle = Assigner.from_spec(load_spec(fraud_spec), allocation={"v1_3": 0.5, "v2_0": 0.5})
@@ -41,7 +41,7 @@ def test_units_file_prints_one_json_object_a_line_matching_the_assigner(registry
 
 
 def test_one_unit_as_json(registry_url):
-    result = runner.invoke(app, ["assign", "fraud-detector-v2", "--unit", "user-42", "--db",
+    result = runner.invoke(app, ["assign", "fraud-detector-v2", "--unit", "user-42", "--registry",
                                  registry_url, "--json"])  # fmt: skip
     data = json.loads(result.stdout)
     assert {"unit", "variant", "bucket"} <= set(data)
@@ -51,8 +51,8 @@ def test_one_unit_as_json(registry_url):
 def test_a_stopped_experiment_assigns_the_champion_and_counts_nobody(registry_url):
     with Registry(registry_url) as registry:
         registry.stop("fraud-detector-v2", reason="test")
-    data = json.loads(runner.invoke(app, ["assign", "fraud-detector-v2", "--unit", "u1", "--db",
-                                          registry_url, "--json"]).stdout)  # fmt: skip
+    args = ["assign", "fraud-detector-v2", "--unit", "u1", "--registry", registry_url, "--json"]
+    data = json.loads(runner.invoke(app, args).stdout)
     assert (data["variant"], data["exposed"], data["state"]) == ("v1_3", False, "stopped")
 
 
@@ -72,14 +72,14 @@ def test_from_a_spec_file(fraud_spec):
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(registry_url, args, message):
-    result = runner.invoke(app, ["assign", *args, "--db", registry_url])
+    result = runner.invoke(app, ["assign", *args, "--registry", registry_url])
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
 
 
 def test_a_database_that_does_not_connect_is_a_clear_error():
-    result = runner.invoke(app, ["assign", "x", "--unit", "u", "--db",
+    result = runner.invoke(app, ["assign", "x", "--unit", "u", "--registry",
                                  "postgresql://nobody@127.0.0.1:1/none"])  # fmt: skip
     assert result.exit_code == 2
     assert "127.0.0.1:1" in result.stderr

@@ -37,7 +37,7 @@ def failing(tmp_path):
 def test_once_json_dry_run_says_what_it_would_do_and_changes_nothing(failing):
     db, events = failing
     result = runner.invoke(
-        app, ["monitor", "--db", db, "--events", str(events), "--once", "--dry-run", "--json"]
+        app, ["monitor", "--registry", db, "--events", str(events), "--once", "--dry-run", "--json"]
     )
     assert result.exit_code == 0, result.output
     (exp,) = json.loads(result.output)["experiments"]
@@ -62,7 +62,7 @@ def test_once_json_dry_run_says_what_it_would_do_and_changes_nothing(failing):
 def test_bad_options_name_the_option_and_exit_2(failing, args, message):
     db, events = failing
     base = {"--events": str(events)} | dict(zip(args[::2], args[1::2], strict=True))
-    argv = ["monitor", "--db", db, "--once"] + [x for kv in base.items() for x in kv]
+    argv = ["monitor", "--registry", db, "--once"] + [x for kv in base.items() for x in kv]
     result = runner.invoke(app, argv)
     assert result.exit_code == 2
     assert message in result.output
@@ -90,7 +90,7 @@ def test_a_webhook_that_never_answers_does_not_hold_the_tick(failing):
         url = f"http://127.0.0.1:{server.getsockname()[1]}/hook"
         started = time.monotonic()
         result = runner.invoke(
-            app, ["monitor", "--db", db, "--events", str(events), "--once", "--webhook", url]
+            app, ["monitor", "--registry", db, "--events", str(events), "--once", "--webhook", url]
         )
         assert result.exit_code == 0, result.output
         # the tick itself returns at once; closing waits at most a short drain
@@ -101,18 +101,20 @@ def test_a_webhook_that_never_answers_does_not_hold_the_tick(failing):
 
 def test_rollout_status_reads_the_window_ledger_and_moves_are_audited(failing):
     db, events = failing
-    runner.invoke(app, ["monitor", "--db", db, "--events", str(events), "--once"])
-    status = runner.invoke(app, ["rollout", "status", "exp", "--db", db, "--json"])
+    runner.invoke(app, ["monitor", "--registry", db, "--events", str(events), "--once"])
+    status = runner.invoke(app, ["rollout", "status", "exp", "--registry", db, "--json"])
     assert status.exit_code == 0, status.output
     out = json.loads(status.output)
     assert out["verdict"] in ("pass", "fail", "inconclusive")
     assert out["stage_percent"] == pytest.approx(10.0) or out["state"] == "stopped"
     if out["state"] == "running":
-        paused = runner.invoke(app, ["rollout", "pause", "exp", "--db", db, "--reason", "look"])
+        paused = runner.invoke(
+            app, ["rollout", "pause", "exp", "--registry", db, "--reason", "look"]
+        )
         assert paused.exit_code == 0, paused.output
-        history = runner.invoke(app, ["experiment", "history", "exp", "--db", db, "--json"])
+        history = runner.invoke(app, ["experiment", "history", "exp", "--registry", db, "--json"])
         assert json.loads(history.output)[-1]["action"] == "pause"
-    missing = runner.invoke(app, ["rollout", "pause", "exp", "--db", db])
+    missing = runner.invoke(app, ["rollout", "pause", "exp", "--registry", db])
     assert missing.exit_code == 2
     assert "--reason" in missing.output
 
@@ -122,8 +124,9 @@ def test_the_metrics_port_serves_the_monitors_series(failing):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    argv = [sys.executable, "-m", "champion.cli", "monitor", "--db", db, "--events", str(events),
-            "--interval", "200ms", "--metrics-port", str(port)]  # fmt: skip
+    argv = [sys.executable, "-m", "champion.cli", "monitor", "--registry", db,
+            "--events", str(events), "--interval", "200ms",
+            "--metrics-port", str(port)]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     body = ""
     try:

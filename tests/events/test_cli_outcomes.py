@@ -76,7 +76,7 @@ def test_an_event_store_must_be_named_once(app, tmp_path):
         app, ["outcomes", "load", str(path), "--events", "ev", "--db", "postgresql://h/db"]
     )
     assert (neither.exit_code, both.exit_code) == (2, 2)
-    assert "--events FOLDER (Parquet) or --db" in _plain(neither.stderr)
+    assert "--events FOLDER (Parquet) or --events postgresql" in _plain(neither.stderr)
     assert "give one event store, not both" in _plain(both.stderr)
 
 

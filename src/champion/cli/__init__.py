@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from champion import __version__
+from champion.cli._options import ChampionGroup
 from champion.cli.analyze import analyze
 from champion.cli.assign import assign
 from champion.cli.demo import demo
@@ -20,6 +24,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="champion",
+    cls=ChampionGroup,
     help="Champion/challenger experiments for ML models: design, shadow, A/B, measure, decide.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,8 +43,24 @@ app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(rollout_app, name="rollout")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"champion {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Champion/challenger experiments for ML models: design, shadow, A/B, measure, decide."""
 
 

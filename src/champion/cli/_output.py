@@ -11,10 +11,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from champion.errors import ChampionError, SpecError
+from champion.errors import ChampionError
 
-__all__ = ["console", "err_console", "print_json", "user_errors", "write_html_file"]
+__all__ = [
+    "console",
+    "err_console",
+    "print_error",
+    "print_json",
+    "user_errors",
+    "write_html_file",
+]
 
 console = Console()
 # Messages go to logs as often as to terminals: never break them mid-line.
@@ -43,12 +51,15 @@ def user_errors() -> Iterator[None]:
     """Bad input ends the command with a readable message and exit code 2, not a traceback."""
     try:
         yield
-    except SpecError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
-        raise typer.Exit(USAGE_EXIT) from None
     except (ChampionError, ValueError) as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        print_error(str(e))
         raise typer.Exit(USAGE_EXIT) from None
+
+
+def print_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr; the message is the user's text, never rich markup
+    (an install hint keeps its ``[sklearn]``, a value holding ``[/b]`` prints as written)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def write_html_file(write: Callable[[Any, Path], object], report: Any, path: Path) -> None:

@@ -1,11 +1,11 @@
 """``champion analyze NAME``: read out an experiment and say what to do next.
 
-The events are summed where they live (``--events`` Parquet folder through DuckDB, or
-``--db`` a PostgreSQL or other Ibis URL); the spec comes from ``--spec`` or the registry
-(``--registry``, which also gives the state, the ramp history that labels each stage and
-the look ledger: a read-out that is a decision point is recorded there, so the next one
-spends alpha where this one stopped; without ``--registry`` nothing is remembered and
-every read-out counts as the first look).
+The events are summed where they live (``--events``: a Parquet folder through DuckDB, or a
+PostgreSQL or other Ibis URL); the spec comes from ``--spec`` or the registry
+(``--registry``, default ``champion.db``, which also gives the state, the ramp history that
+labels each stage and the look ledger: a read-out that is a decision point is recorded
+there, so the next one spends alpha where this one stopped; with ``--spec`` and no
+``--registry`` nothing is remembered and every read-out counts as the first look).
 Health first, then every metric, segments, guardrails and the decision; ``--json`` prints one
 object, ``--html FILE`` writes a self-contained page with the charts.
 
@@ -23,6 +23,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from champion.cli._options import (
+    EventsOption,
+    LegacyEventsDb,
+    RegistryOnly,
+    events_target,
+)
 from champion.cli._output import (
     USAGE_EXIT,
     console,
@@ -32,6 +38,9 @@ from champion.cli._output import (
     write_html_file,
 )
 from champion.errors import ChampionError, InvalidArgument
+from champion.registry.connection import DEFAULT_URL
+
+DEFAULT_FILE = DEFAULT_URL.removeprefix("sqlite:///")
 
 if TYPE_CHECKING:
     from champion.analysis.aggregates import AnalysisData
@@ -42,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["analyze", "load_data"]
 
-_HINT = "'--events' / '--db'"
+_HINT = "'--events'"
 
 
 def _as_of(text: str | None) -> datetime | None:
@@ -71,7 +80,8 @@ def _spec_and_state(
     if registry_url is None:
         if spec is None:
             raise typer.BadParameter(
-                "say where the spec is: --spec FILE, or --registry URL for the stored one",
+                "say where the spec is: --spec FILE, or --registry URL|PATH for the stored one "
+                f"(there is no {DEFAULT_FILE} in this folder)",
                 param_hint="'--spec' / '--registry'",
             )
         return spec, None, [], []
@@ -98,20 +108,19 @@ def _record_looks(registry_url: str, report: Report) -> Report:
     return replace(report, new_looks=stored)
 
 
-def _store_target(events: Path | None, db: str | None) -> str:
-    if events is not None and db is not None:
-        raise typer.BadParameter("give one event store, not both", param_hint=_HINT)
-    if db is not None:
-        return db
-    if events is not None:
-        if not events.is_dir():
-            problem = "does not exist" if not events.exists() else "is not a folder"
-            raise InvalidArgument("--events", str(events), f"{problem}: give the event folder")
-        return str(events)
-    raise typer.BadParameter(
-        "say where the events live: --events FOLDER (Parquet) or --db postgresql://...",
-        param_hint=_HINT,
-    )
+def _store_target(events: str | None, db: str | None) -> str:
+    target = events_target(events, db)
+    if target is None:
+        raise typer.BadParameter(
+            "say where the events live: --events FOLDER (Parquet) or --events postgresql://...",
+            param_hint=_HINT,
+        )
+    if "://" not in target:
+        folder = Path(target)
+        if not folder.is_dir():
+            problem = "does not exist" if not folder.exists() else "is not a folder"
+            raise InvalidArgument("--events", target, f"{problem}: give the event folder")
+    return target
 
 
 def load_data(target: str, spec: Experiment, as_of: datetime | None) -> AnalysisData:
@@ -120,9 +129,7 @@ def load_data(target: str, spec: Experiment, as_of: datetime | None) -> Analysis
         from champion.analysis.aggregate import load_analysis_data
         from champion.analysis.store import open_store
     except ImportError as e:  # pragma: no cover - the store ships with champion
-        raise InvalidArgument(
-            "--events/--db", target, f"the analysis store is unavailable ({e})"
-        ) from e
+        raise InvalidArgument("--events", target, f"the analysis store is unavailable ({e})") from e
     try:
         with open_store(target, experiment=spec.name) as store:
             return load_analysis_data(store, spec, as_of=as_of)
@@ -131,7 +138,7 @@ def load_data(target: str, spec: Experiment, as_of: datetime | None) -> Analysis
     except Exception as e:  # a driver's own error: one line, never a traceback
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InvalidArgument(
-            "--events/--db", target, f"cannot read the events ({type(e).__name__}: {first})"
+            "--events", target, f"cannot read the events ({type(e).__name__}: {first})"
         ) from e
 
 
@@ -147,24 +154,17 @@ def _missing_outcomes(report: Report) -> list[str]:
 
 def analyze(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="Event folder (Parquet layout) the gateway writes to."),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="Event store URL: postgresql://... or another Ibis backend."),
-    ] = None,
+    events: EventsOption = None,
+    db: LegacyEventsDb = None,
     spec_file: Annotated[
-        Path | None, typer.Option("--spec", help="Experiment spec (YAML) to analyse against.")
-    ] = None,
-    registry: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
-            "--registry",
-            help="Registry URL or SQLite path: the stored spec, state and ramp history.",
+            "--spec",
+            help="Experiment spec (YAML) to analyse against; without --registry nothing is "
+            "read from or recorded in the registry.",
         ),
     ] = None,
+    registry: RegistryOnly = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Analyse events up to this time (ISO 8601; default: now)."),
@@ -181,6 +181,8 @@ def analyze(
 
     with user_errors():
         target = _store_target(events, db)
+        if registry is None and spec_file is None and Path(DEFAULT_FILE).is_file():
+            registry = DEFAULT_URL  # the registry `champion experiment create` wrote here
         spec, state, history, ledger = _spec_and_state(name, spec_file, registry)
         data = load_data(target, spec, _as_of(as_of))
         if data.health.exposed_units == 0:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from champion.cli._options import RegistryOption
 from champion.cli._output import console, print_json, user_errors
 from champion.serve.runtime import Runtime, build_runtime
 
@@ -50,10 +51,7 @@ def assign(
     attr: Annotated[
         list[str] | None, typer.Option("--attr", help="Targeting attribute key=value.")
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", envvar="CHAMPION_DB", help="Registry URL (default champion.db)."),
-    ] = None,
+    db: RegistryOption = None,
     spec: Annotated[
         Path | None, typer.Option("--spec", "-f", help="Assign from a spec file instead.")
     ] = None,

@@ -17,8 +17,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from champion.cli._options import RegistryOption
 from champion.cli._output import console, print_json, user_errors
-from champion.registry import ENV_VAR, AuditEntry, ExperimentState, Registry, allowed_actions
+from champion.registry import AuditEntry, ExperimentState, Registry, allowed_actions
 from champion.spec import load_spec, spec_to_dict
 
 __all__ = ["experiment_app"]
@@ -31,15 +32,7 @@ experiment_app = typer.Typer(
     add_completion=False,
 )
 
-Db = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar=ENV_VAR,
-        help="Registry database URL or SQLite path (default: sqlite:///champion.db).",
-        show_default=False,
-    ),
-]
+Db = RegistryOption
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: $USER).")]
 Reason = Annotated[str, typer.Option("--reason", help="Why, kept in the audit log.")]

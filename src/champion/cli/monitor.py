@@ -18,9 +18,9 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from champion.cli._options import EventsOption, RegistryOption
 from champion.cli._output import console, err_console, print_json, user_errors
 from champion.errors import InvalidArgument
-from champion.registry import ENV_VAR
 
 if TYPE_CHECKING:
     from champion.monitor.tick import ExperimentTick
@@ -106,20 +106,8 @@ def monitor(
     names: Annotated[
         list[str] | None, typer.Argument(help="Experiments to watch (default: every live one).")
     ] = None,
-    registry: Annotated[
-        str | None,
-        typer.Option(
-            "--registry",
-            "--db",
-            envvar=ENV_VAR,
-            show_default=False,
-            help="Registry database URL or SQLite path (default: sqlite:///champion.db).",
-        ),
-    ] = None,
-    events: Annotated[
-        str | None,
-        typer.Option("--events", help="Event folder or database URL the gateway writes to."),
-    ] = None,
+    registry: RegistryOption = None,
+    events: EventsOption = None,
     interval: Annotated[
         str, typer.Option("--interval", help="Time between ticks: 30s, 2m, 500ms.")
     ] = "30s",

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from champion.cli._options import EventsOption, LegacyEventsDb, events_target
 from champion.cli._output import console, print_json, user_errors
 from champion.errors import InvalidArgument
 from champion.events.outcomes import LoadResult, load_outcome_file
@@ -31,22 +32,22 @@ outcomes_app = typer.Typer(
 )
 
 
-_HINT = "'--events' / '--db'"
+_HINT = "'--events'"
 
 
-def _sink(events: Path | None, db: str | None) -> EventSink:
-    if events is not None and db is not None:
-        raise typer.BadParameter("give one event store, not both", param_hint=_HINT)
-    if db is not None:
-        return PostgresSink(db)
-    if events is not None:
-        if events.exists() and not events.is_dir():
-            raise InvalidArgument("--events", str(events), "must be a folder, not a file")
-        return ParquetSink(events)
-    raise typer.BadParameter(
-        "say where the events live: --events FOLDER (Parquet) or --db postgresql://...",
-        param_hint=_HINT,
-    )
+def _sink(events: str | None, db: str | None) -> EventSink:
+    target = events_target(events, db)
+    if target is None:
+        raise typer.BadParameter(
+            "say where the events live: --events FOLDER (Parquet) or --events postgresql://...",
+            param_hint=_HINT,
+        )
+    if "://" in target:
+        return PostgresSink(target)
+    folder = Path(target)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidArgument("--events", target, "must be a folder, not a file")
+    return ParquetSink(folder)
 
 
 def _summary(result: LoadResult) -> str:
@@ -74,14 +75,8 @@ def load(
             "metric (a metric name from the spec) and value (a number; 1/0 for conversions).",
         ),
     ],
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="Event folder (Parquet layout) to load into."),
-    ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help="PostgreSQL event database URL to load into."),
-    ] = None,
+    events: EventsOption = None,
+    db: LegacyEventsDb = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check an outcome file whole, then store all of it, or nothing."""

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
+from champion.cli._options import EventsOption, RegistryOption, registry_given_on_command_line
 from champion.cli._output import err_console, user_errors
+from champion.cli._ports import check_port, port_in_use
 
 __all__ = ["serve"]
 
@@ -17,10 +19,8 @@ def serve(
     file: Annotated[
         list[Path] | None, typer.Option("-f", "--file", help="Spec file(s) to serve.")
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Follow the registry at this URL.")] = None,
-    events: Annotated[
-        str | None, typer.Option("--events", help="Event store: a folder or a PostgreSQL URL.")
-    ] = None,
+    db: RegistryOption = None,
+    events: EventsOption = None,
     sync_events: Annotated[
         bool, typer.Option("--sync-events", help="Acknowledge requests only once logged durably.")
     ] = False,
@@ -34,10 +34,14 @@ def serve(
 ) -> None:
     """Serve predictions with deterministic assignment, shadows and exposure logging."""
     with user_errors():
+        if file and db and not registry_given_on_command_line():
+            db = None  # $CHAMPION_REGISTRY does not override spec files named on the line
         if not file and not db:
-            raise ValueError("give -f FILE (one or more spec files) or --db URL (the registry)")
+            raise ValueError(
+                "give -f FILE (one or more spec files) or --registry URL|PATH (the registry)"
+            )
         if file and db:
-            raise ValueError("give either -f FILE or --db URL, not both")
+            raise ValueError("give either -f FILE or --registry URL|PATH, not both")
         specs = [str(p.resolve()) for p in file or []]
         base = models_dir or (Path(specs[0]).parent if specs else Path.cwd())
         os.environ["CHAMPION_SPECS"] = _json_list(specs)
@@ -49,10 +53,12 @@ def serve(
                 os.environ.pop(key, None)
         os.environ["CHAMPION_EVENTS_SYNC"] = "true" if sync_events else "false"
         _check_startup()
+        check_port(host, port)
     from champion.serve.server import serve as run
 
     err_console.print(f"champion gateway on http://{host}:{port} ({workers} worker(s))")
-    run(host=host, port=port, workers=workers, log_level=log_level)
+    with port_in_use(port):
+        run(host=host, port=port, workers=workers, log_level=log_level)
 
 
 def _json_list(items: list[str]) -> str:

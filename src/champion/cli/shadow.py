@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from champion.cli._options import EventsOption
 from champion.cli._output import console, print_json, user_errors, write_html_file
 from champion.shadow.report import ShadowReport, build_report
 from champion.shadow.terminal import render_terminal
@@ -27,10 +28,7 @@ def _write_html(report: ShadowReport, path: Path) -> None:
 
 def shadow_report(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
-    events: Annotated[
-        Path,
-        typer.Option("--events", help="Event folder (Parquet layout) the gateway writes to."),
-    ],
+    events: EventsOption = None,
     threshold: Annotated[
         float, typer.Option(help="|score difference| above this counts as a divergence.")
     ] = 0.1,
@@ -42,7 +40,9 @@ def shadow_report(
 ) -> None:
     """Compare each shadow model of an experiment with the served model."""
     with user_errors():
-        report = build_report(events, name, threshold=threshold)
+        if events is None:
+            raise ValueError("say where the events live: --events FOLDER (or $CHAMPION_EVENTS)")
+        report = build_report(Path(events), name, threshold=threshold)
         if html is not None:
             _write_html(report, html)
     if json_output:
