@@ -1,59 +1,132 @@
 """One exception hierarchy for champion.
 
+Five categories say whose problem an error is; the gateway maps each to one HTTP status in
+one table (``champion.serve.errors``), and the command line turns every one into a message
+and exit code 2::
+
     ChampionError
-    ├── InvalidArgument (also a ValueError: a caller passed a value outside its range)
-    ├── SpecError (an experiment spec failed validation; lists every problem)
-    ├── ExperimentNotFound (also a LookupError: no experiment by that name; lists what exists)
-    ├── ExperimentExists (create was asked for a name the registry already holds)
-    ├── StaleVersion (a write expected a version the experiment has moved past)
-    ├── InvalidTransition (the action is not allowed from the experiment's current state)
-    ├── RegistryUnavailable (the registry's database cannot be opened or reached)
+    ├── InvalidInput (the caller's input is wrong: HTTP 422)
+    │   ├── InvalidArgument (also a ValueError: a value outside its range)
+    │   ├── SpecError (an experiment spec failed validation; lists every problem)
+    │   ├── InvalidFeatures (also a PredictionError and a ValueError: features that do not
+    │   │   fit the model)
+    │   ├── OutcomeFileError (also a ValueError: an outcome file was refused whole)
+    │   └── MetricSqlError (also a ValueError: a warehouse-native metric's SQL was refused)
+    ├── NotAllowed (the operator's configuration forbids it: HTTP 403)
+    │   └── ModelNotAllowed (a spec from the API names a model kind or module not allowed)
+    ├── NotFound (also a LookupError: HTTP 404)
+    │   ├── ExperimentNotFound (no experiment by that name; lists what exists)
+    │   └── NoExposures (the experiment has no counted exposure in the store)
+    ├── Conflict (the request fights the current state: HTTP 409)
+    │   ├── ExperimentExists (create was asked for a name the registry already holds)
+    │   ├── StaleVersion (a write expected a version the experiment has moved past)
+    │   └── InvalidTransition (the action is not allowed from the current state)
+    ├── Unavailable (a store or an experiment cannot be used now; retry later: HTTP 503)
+    │   ├── RegistryUnavailable (the registry's database cannot be opened or reached)
+    │   ├── ExperimentUnavailable (the experiment failed to load; the others serve)
+    │   ├── EventSinkUnavailable (the event store cannot be written now; spilled, retried)
+    │   ├── JournalUnavailable (the local event journal cannot make an event durable)
+    │   ├── EventWriterClosed (also a RuntimeError: logged after the writer closed)
+    │   └── EventStoreUnavailable (the analysis cannot read the events)
+    ├── UpstreamError (a model or service behind champion failed: HTTP 502)
+    │   └── PredictionError (a loaded model failed to answer one request)
+    │       └── UpstreamTimeout (it did not answer in time: HTTP 504)
     ├── ModelLoadError (a model cannot be loaded or fails its check call at start-up)
     │   └── ModelsFailedToLoad (an experiment's models: every one that failed, at once)
-    ├── PredictionError (a loaded model failed to answer one request: upstream down, timeout)
-    │   └── InvalidFeatures (also a ValueError: the request's features do not fit the model)
-    ├── EventSinkUnavailable (the event store cannot be written now; the writer spills and retries)
-    ├── JournalUnavailable (the local event journal cannot make an event durable)
-    ├── EventWriterClosed (also a RuntimeError: an event was logged after the writer closed)
-    ├── OutcomeFileError (also a ValueError: an outcome file was refused whole; lists problems)
-    ├── EventStoreUnavailable (the analysis cannot read the events: folder, URL, tables)
-    ├── NoExposures (also a LookupError: the experiment has no counted exposure in the store)
-    └── MetricSqlError (also a ValueError: a warehouse-native metric's SQL was refused or failed)
+    └── ConfigError (the operator's settings are invalid: the gateway refuses to start)
 
-Later layers add their own leaves here (``ExperimentNotFound``, ``StaleVersion`` ...).
+Each class has a ``code``: the machine-readable name the gateway puts in its error body.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "ChampionError",
+    "ConfigError",
+    "Conflict",
     "EventSinkUnavailable",
     "EventStoreUnavailable",
     "EventWriterClosed",
     "ExperimentExists",
     "ExperimentNotFound",
+    "ExperimentUnavailable",
     "InvalidArgument",
     "InvalidFeatures",
+    "InvalidInput",
     "InvalidTransition",
     "JournalUnavailable",
     "MetricSqlError",
     "ModelLoadError",
+    "ModelNotAllowed",
     "ModelsFailedToLoad",
     "NoExposures",
+    "NotAllowed",
+    "NotFound",
     "OutcomeFileError",
     "PredictionError",
     "RegistryUnavailable",
     "SpecError",
     "StaleVersion",
+    "Unavailable",
+    "UpstreamError",
+    "UpstreamTimeout",
 ]
 
 
 class ChampionError(Exception):
     """Base of every error champion raises on purpose."""
 
+    code: ClassVar[str] = "internal_error"
 
-class InvalidArgument(ChampionError, ValueError):
+
+# -- categories: whose problem it is (the gateway maps each to one status) ----------------
+
+
+class InvalidInput(ChampionError):
+    """The caller's input is wrong; fixing the input fixes the call."""
+
+    code = "invalid_request"
+
+
+class NotAllowed(ChampionError):
+    """The operator's configuration forbids this, whoever asks."""
+
+    code = "not_allowed"
+
+
+class NotFound(ChampionError, LookupError):
+    """The thing asked for does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(ChampionError):
+    """The request is valid but fights the current state: re-read and decide again."""
+
+    code = "conflict"
+
+
+class Unavailable(ChampionError):
+    """A store or an experiment cannot be used right now; the same call may work later."""
+
+    code = "unavailable"
+
+
+class UpstreamError(ChampionError):
+    """A model or a service behind champion failed to answer."""
+
+    code = "upstream_error"
+
+
+# -- the caller's input -------------------------------------------------------------------
+
+
+class InvalidArgument(InvalidInput, ValueError):
     """A caller's argument is outside its allowed range; the message names it and the range."""
+
+    code = "invalid_argument"
 
     def __init__(self, name: str, value: object, rule: str) -> None:
         self.name = name
@@ -62,8 +135,10 @@ class InvalidArgument(ChampionError, ValueError):
         super().__init__(f"{name}={value!r} is invalid: {rule}")
 
 
-class SpecError(ChampionError):
+class SpecError(InvalidInput):
     """A spec (or one block of it) is invalid; ``problems`` lists each one with its field."""
+
+    code = "invalid_spec"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -72,8 +147,41 @@ class SpecError(ChampionError):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
 
-class ExperimentNotFound(ChampionError, LookupError):
+class ModelNotAllowed(NotAllowed):
+    """A spec that came through the API names a model this gateway does not let it load.
+
+    ``field`` is the spec path (``models.NAME.target``); the message names the rule and
+    how the operator allows it.
+    """
+
+    code = "model_not_allowed"
+
+    def __init__(self, model: str, field: str, problem: str) -> None:
+        self.model = model
+        self.field = field
+        self.problem = problem
+        super().__init__(f"model {model!r} is not allowed here: {problem}")
+
+
+class ConfigError(ChampionError):
+    """The operator's settings are invalid; the message names the setting and the fix."""
+
+    code = "config_error"
+
+    def __init__(self, setting: str, problem: str, fix: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{setting} {problem}; {fix}")
+
+
+# -- what does not exist ------------------------------------------------------------------
+
+
+class ExperimentNotFound(NotFound):
     """No experiment has this name; the message lists the first few that exist."""
+
+    code = "experiment_not_found"
 
     def __init__(self, name: str, existing: list[str], total: int | None = None) -> None:
         self.name = name
@@ -90,8 +198,13 @@ class ExperimentNotFound(ChampionError, LookupError):
         )
 
 
-class ExperimentExists(ChampionError):
+# -- the current state --------------------------------------------------------------------
+
+
+class ExperimentExists(Conflict):
     """An experiment with this name is already registered; names are never reused."""
+
+    code = "experiment_exists"
 
     def __init__(self, name: str, state: str, version: int) -> None:
         self.name = name
@@ -103,8 +216,10 @@ class ExperimentExists(ChampionError):
         )
 
 
-class StaleVersion(ChampionError):
+class StaleVersion(Conflict):
     """A write was based on a version someone else has since changed: re-read and retry."""
+
+    code = "stale_version"
 
     def __init__(self, name: str, expected: int, current: int) -> None:
         self.name = name
@@ -116,8 +231,10 @@ class StaleVersion(ChampionError):
         )
 
 
-class InvalidTransition(ChampionError):
+class InvalidTransition(Conflict):
     """The lifecycle forbids this action from the current state; names the allowed steps."""
+
+    code = "invalid_transition"
 
     def __init__(self, name: str, state: str, action: str, allowed: list[str]) -> None:
         self.name = name
@@ -131,8 +248,13 @@ class InvalidTransition(ChampionError):
         super().__init__(f"experiment {name!r} is {state}: cannot {action} it; {steps}")
 
 
-class RegistryUnavailable(ChampionError):
+# -- stores and experiments that cannot be used now ---------------------------------------
+
+
+class RegistryUnavailable(Unavailable):
     """The registry database cannot be opened; the message shows the URL (no password)."""
+
+    code = "registry_unavailable"
 
     def __init__(self, url: str, problem: str, fix: str) -> None:
         self.url = url
@@ -141,8 +263,24 @@ class RegistryUnavailable(ChampionError):
         super().__init__(f"registry {url} is unavailable: {problem}; {fix}")
 
 
-class EventSinkUnavailable(ChampionError):
+class ExperimentUnavailable(Unavailable):
+    """The experiment is registered but this gateway could not load it; the others serve."""
+
+    code = "experiment_unavailable"
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(
+            f"experiment {name!r} cannot be served here: {problem}; fix it and register a new "
+            "experiment, or archive it (champion experiment archive NAME --reason ...)"
+        )
+
+
+class EventSinkUnavailable(Unavailable):
     """The event store refused a write (disk, permissions, database down); names the fix."""
+
+    code = "events_unavailable"
 
     def __init__(self, target: str, problem: str, fix: str) -> None:
         self.target = target
@@ -151,8 +289,10 @@ class EventSinkUnavailable(ChampionError):
         super().__init__(f"event store {target} is unavailable: {problem}; {fix}")
 
 
-class JournalUnavailable(ChampionError):
+class JournalUnavailable(Unavailable):
     """The local journal could not make an event durable, so the event was not acknowledged."""
+
+    code = "events_unavailable"
 
     def __init__(self, path: str, problem: str, fix: str) -> None:
         self.path = path
@@ -161,8 +301,10 @@ class JournalUnavailable(ChampionError):
         super().__init__(f"event journal {path} cannot take the event: {problem}; {fix}")
 
 
-class EventWriterClosed(ChampionError, RuntimeError):
+class EventWriterClosed(Unavailable, RuntimeError):
     """An event was logged after ``close()``: the writer no longer accepts events."""
+
+    code = "events_unavailable"
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -171,8 +313,10 @@ class EventWriterClosed(ChampionError, RuntimeError):
         )
 
 
-class OutcomeFileError(ChampionError, ValueError):
+class OutcomeFileError(InvalidInput, ValueError):
     """An outcome file was refused whole; ``problems`` names each column (and rows) at fault."""
+
+    code = "invalid_outcomes"
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
@@ -183,8 +327,13 @@ class OutcomeFileError(ChampionError, ValueError):
         )
 
 
+# -- models -------------------------------------------------------------------------------
+
+
 class ModelLoadError(ChampionError):
     """A model cannot be served: raised at start-up, never at the first request."""
+
+    code = "model_load_error"
 
     def __init__(self, model: str, problem: str) -> None:
         self.model = model
@@ -203,8 +352,10 @@ class ModelsFailedToLoad(ModelLoadError):
         ChampionError.__init__(self, f"{len(errors)} model(s) failed to load\n{lines}")
 
 
-class PredictionError(ChampionError):
+class PredictionError(UpstreamError):
     """A loaded model failed to answer a request; the message names the model and the cause."""
+
+    code = "model_error"
 
     def __init__(self, model: str, problem: str) -> None:
         self.model = model
@@ -212,12 +363,25 @@ class PredictionError(ChampionError):
         super().__init__(f"model {model!r} failed to predict: {problem}")
 
 
-class InvalidFeatures(PredictionError, ValueError):
+class UpstreamTimeout(PredictionError):
+    """A model (or the service behind it) did not answer within its timeout."""
+
+    code = "model_timeout"
+
+
+class InvalidFeatures(InvalidInput, PredictionError, ValueError):
     """The request's features do not fit the model (a feature is missing or not a number)."""
 
+    code = "invalid_features"
 
-class EventStoreUnavailable(ChampionError):
+
+# -- the analysis -------------------------------------------------------------------------
+
+
+class EventStoreUnavailable(Unavailable):
     """The analysis cannot read the event store; the target is shown without its password."""
+
+    code = "event_store_unavailable"
 
     def __init__(self, target: str, problem: str, fix: str) -> None:
         self.target = target
@@ -226,8 +390,10 @@ class EventStoreUnavailable(ChampionError):
         super().__init__(f"event store {target} cannot be read: {problem}; {fix}")
 
 
-class NoExposures(ChampionError, LookupError):
+class NoExposures(NotFound):
     """The experiment has no counted exposure in the store; lists experiments that have some."""
+
+    code = "no_exposures"
 
     def __init__(self, experiment: str, target: str, known: list[str]) -> None:
         self.experiment = experiment
@@ -244,8 +410,10 @@ class NoExposures(ChampionError, LookupError):
         )
 
 
-class MetricSqlError(ChampionError, ValueError):
+class MetricSqlError(InvalidInput, ValueError):
     """A metric's ``sql`` was refused or failed in the database; names the metric and the fix."""
+
+    code = "invalid_metric_sql"
 
     def __init__(self, metric: str, problem: str, fix: str) -> None:
         self.metric = metric

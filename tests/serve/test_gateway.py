@@ -82,10 +82,10 @@ def test_assign_only_route(gateway):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"unit_id": "u1"}, "features"),
-        ({"unit_id": "u1", "features": [1, 2]}, "features"),
-        ({"unit_id": "", "features": {}}, "unit_id"),
-        ({"unit_id": "u1", "features": {}, "colour": "red"}, "colour"),
+        ({"unit_id": "u1"}, "body.features"),
+        ({"unit_id": "u1", "features": [1, 2]}, "body.features"),
+        ({"unit_id": "", "features": {}}, "body.unit_id"),
+        ({"unit_id": "u1", "features": {}, "colour": "red"}, "body.colour"),
     ],
 )
 def test_bad_bodies_get_422_naming_the_field(gateway, body, field):
@@ -113,7 +113,7 @@ def test_outcomes_are_ingested_into_the_event_log(gateway):
     wrong = {"outcomes": [{"unit_id": "u", "metric": "m", "value": "x"}]}
     bad = httpx.post(f"{server.url}/v1/outcomes", json=wrong)
     assert bad.status_code == 422
-    assert bad.json()["error"]["field"] == "outcomes.0.value"
+    assert bad.json()["error"]["field"] == "body.outcomes.0.value"
 
 
 def test_metrics_count_requests_and_failing_shadows(gateway):
@@ -157,7 +157,8 @@ def test_predict_token_when_configured(write_spec, models_dir, serve_app):
 def test_admin_api_creates_starts_ramps_and_stops(write_spec, models_dir, serve_app, tmp_path):
     registry = Registry(f"sqlite:///{tmp_path / 'reg.db'}")
     router = Router(RegistrySource(registry), models_dir=models_dir, poll_interval=0.1)
-    server = serve_app(create_app(_settings(), router=router, registry=registry))
+    settings = _settings(allow_python_modules=["serve_models"])
+    server = serve_app(create_app(settings, router=router, registry=registry))
     with httpx.Client(base_url=server.url, headers=ADMIN) as client:
         spec = write_spec(allocation="{champ: 0.9, chall: 0.1}").read_text()
         created = client.post("/v1/experiments", content=spec,
@@ -170,7 +171,7 @@ def test_admin_api_creates_starts_ramps_and_stops(write_spec, models_dir, serve_
         assert router.runtime("checkout").assigner.probabilities["chall"] == 0.25
         missing_reason = client.post("/v1/experiments/checkout/stop", json={})
         assert missing_reason.status_code == 422
-        assert missing_reason.json()["error"]["field"] == "reason"
+        assert missing_reason.json()["error"]["field"] == "body.reason"
         stopped = client.post("/v1/experiments/checkout/stop", json={"reason": "guardrail"})
         assert stopped.json()["state"] == "stopped"
         again = client.post("/v1/experiments/checkout/ramp", json={"to": 50})

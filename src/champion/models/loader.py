@@ -3,22 +3,41 @@
 A gateway calls :func:`load_models` before it accepts traffic: each model is opened and
 called once (on ``options.example`` or a zero row of its declared features), so a missing
 file, a missing framework or a shape mismatch stops the deploy with the model's name.
+
+Loading a ``python`` model imports a module and calls a function: it runs code. A spec
+that arrives through the gateway's admin API passes :func:`check_untrusted_models` first,
+which lets through only the kinds that load data (:data:`DATA_KINDS`) and python targets
+from modules the operator allowed; pickled models (sklearn, an MLflow folder) must lie
+inside the models folder. Spec files the operator serves are trusted as they are.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion.errors import ModelLoadError, ModelsFailedToLoad
+from champion.errors import ModelLoadError, ModelNotAllowed, ModelsFailedToLoad
 from champion.models.base import ModelAdapter, adapter_class, known_kinds
 
 if TYPE_CHECKING:
     from champion.spec.models import Experiment, ModelRef
 
-__all__ = ["load_model", "load_models"]
+__all__ = ["DATA_KINDS", "check_untrusted_models", "load_model", "load_models"]
+
+# Kinds whose loading reads data (a file, a registry entry, a URL) rather than running code
+# the spec names. Pickles are code too, so their files must come from the operator's folder.
+DATA_KINDS = frozenset({"sklearn", "onnx", "mlflow", "http"})
+_PICKLED = frozenset({"sklearn", "mlflow"})
+
+
+def _is_remote(target: str) -> bool:
+    """A registry or store URI (not a local file, which ``file:`` also names)."""
+    return not target.startswith("file:") and (
+        "://" in target or target.startswith(("models:/", "runs:/", "mlflow-artifacts:"))
+    )
 
 
 def _fields(name: str, ref: ModelRef | Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any]]:
@@ -82,3 +101,54 @@ def load_models(
             adapter.close()
         raise ModelsFailedToLoad(errors)
     return loaded
+
+
+def _module_allowed(module: str, patterns: Sequence[str]) -> bool:
+    """``fraud_models.v2`` is allowed by ``fraud_models``, ``fraud_models.*`` or ``fraud_*``."""
+    top = module.split(".")[0]
+    return any(fnmatch.fnmatchcase(module, p) or fnmatch.fnmatchcase(top, p) for p in patterns if p)
+
+
+def check_untrusted_models(
+    experiment: Experiment,
+    allowed_modules: Sequence[str] = (),
+    models_dir: str | os.PathLike[str] = ".",
+) -> None:
+    """Refuse, before anything is imported or called, a model a spec from the API may not load.
+
+    Allowed: the kinds in :data:`DATA_KINDS` (pickled ones only from files inside
+    ``models_dir``), and ``python`` targets whose module matches one of ``allowed_modules``
+    (fnmatch patterns). Raises :class:`ModelNotAllowed` naming the model, the spec path
+    and how the operator allows it.
+    """
+    base = Path(models_dir).resolve()
+    for name, ref in experiment.models.items():
+        kind, target, _ = _fields(name, ref)
+        field = f"models.{name}"
+        if kind == "python":
+            module = target.partition(":")[0]
+            if not _module_allowed(module, allowed_modules):
+                allowed = ", ".join(allowed_modules) or "none"
+                raise ModelNotAllowed(
+                    name, f"{field}.target",
+                    f"python target {target!r} would import and run module {module!r}, which "
+                    f"the operator has not allowed (allowed: {allowed}); specs registered "
+                    f"through the API may use {', '.join(sorted(DATA_KINDS))} models, or "
+                    "python modules allowed with --allow-python-module / "
+                    "CHAMPION_ALLOW_PYTHON_MODULES",
+                )  # fmt: skip
+        elif kind not in DATA_KINDS:
+            raise ModelNotAllowed(
+                name, f"{field}.kind",
+                f"kind {kind!r} is not one of the kinds the API may register "
+                f"({', '.join(sorted(DATA_KINDS))}, python from allowed modules)",
+            )  # fmt: skip
+        elif kind in _PICKLED and not _is_remote(target):
+            local = target.removeprefix("file:").removeprefix("//")  # file:///x is /x
+            path = (base / local).resolve()
+            if not path.is_relative_to(base):
+                raise ModelNotAllowed(
+                    name, f"{field}.target",
+                    f"{target!r} is outside the models folder {base}; a pickled model runs "
+                    "code when loaded, so the API only loads files from that folder",
+                )  # fmt: skip

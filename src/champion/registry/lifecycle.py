@@ -12,6 +12,10 @@ is never revived; a new attempt is a new experiment with its own history::
 
 ``paused`` serves the allocation it had: a paused rollout holds its stage and nobody (the
 monitor included) ramps it until it is resumed.
+
+``archived`` is outside the lifecycle: ``Registry.archive`` takes an experiment in any other
+state (a broken one included: it never parses the spec) out of service for good. Gateways
+stop serving it and no longer load it at start-up; its row and history stay.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class State(StrEnum):
     STOPPED = "stopped"
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
+    ARCHIVED = "archived"
 
 
 class Action(NamedTuple):

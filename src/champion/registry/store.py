@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from champion.errors import (
     ExperimentExists,
     InvalidArgument,
+    InvalidTransition,
     StaleVersion,
 )
 from champion.registry.allocation import (
@@ -406,6 +407,18 @@ class Registry:
         why = _reason(reason, required=True)
         return self._change(name, "rollback", expected_version, by, why, _all_champion, evidence)
 
+    def archive(
+        self, name: str, *, reason: str, expected_version: int | None = None, by: str | None = None
+    ) -> ExperimentState:
+        """Take the experiment out of service for good, from any state but archived.
+
+        Works on an experiment whose spec no longer parses or whose models fail to load: the
+        spec is not read. Gateways stop serving it; its row and history are kept (names are
+        never reused).
+        """
+        why = _reason(reason, required=True)
+        return self._change(name, "archive", expected_version, by, why, None)
+
     # -- internals ---------------------------------------------------------------------
 
     def _change(
@@ -415,9 +428,11 @@ class Registry:
         expected_version: int | None,
         by: str | None,
         reason: str,
-        plan: Plan,
+        plan: Plan | None,
         evidence_: dict[str, Any] | None = None,
     ) -> ExperimentState:
+        """One change in one transaction; ``plan=None`` (archive) keeps the allocation and
+        never parses the spec."""
         if evidence_ is not None and not isinstance(evidence_, dict):
             raise InvalidArgument("evidence", evidence_, "a JSON object (dict) or None")
         actor, why, expected = (
@@ -436,11 +451,16 @@ class Registry:
             if expected is not None and expected != current.version:
                 raise StaleVersion(name, expected, current.version)
             expected = current.version if expected is None else expected
-            target = check_action(name, current.state, action)
-            spec = current.spec
-            allocation, stage = plan(current, spec)
-            check_shares(allocation)
-            self._check(spec, current.allocation, allocation)
+            if plan is None:
+                if current.state is State.ARCHIVED:
+                    raise InvalidTransition(name, current.state.value, action, [])
+                target, allocation, stage = State.ARCHIVED, current.allocation, current.stage
+            else:
+                target = check_action(name, current.state, action)
+                spec = current.spec
+                allocation, stage = plan(current, spec)
+                check_shares(allocation)
+                self._check(spec, current.allocation, allocation)
             now, seq = datetime.now(UTC), bump_global_version(conn)
             done = conn.execute(
                 sa.update(experiments)

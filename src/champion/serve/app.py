@@ -1,26 +1,44 @@
-"""The HTTP gateway: a thin FastAPI shell around the Router (and the registry for admin)."""
+"""The HTTP gateway: a thin FastAPI shell around the Router (and the registry for admin).
+
+Predict routes stay on the event loop; admin routes run their registry calls, spec parsing
+and model loading in the threadpool, so a slow or locked registry never holds a predict.
+Every body is capped (413) before it is parsed; errors come from one table (serve/errors).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from champion.errors import ExperimentNotFound, PredictionError
+from champion.errors import (
+    ChampionError,
+    ExperimentNotFound,
+    ExperimentUnavailable,
+    InvalidArgument,
+)
 from champion.events import EventWriter, Outcome, open_writer
+from champion.models.loader import check_untrusted_models
 from champion.models.oip import InferenceRequest, InferenceResponse, ResponseOutput
-from champion.serve.auth import require_scope
-from champion.serve.errors import ApiError, install_error_handlers
+from champion.serve.auth import principal, require_scope
+from champion.serve.errors import ApiError, error_responses, install_error_handlers
+from champion.serve.limits import BodyLimit, refuse_yaml_aliases
 from champion.serve.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, render
 from champion.serve.router import Routed, Router, RouterObserver
 from champion.serve.schemas import (
+    MAX_FEATURES,
+    MAX_ID_LENGTH,
+    ArchiveRequest,
     AssignRequest,
     AssignResponse,
     OutcomesRequest,
@@ -31,19 +49,34 @@ from champion.serve.schemas import (
     StartRequest,
     StopRequest,
 )
-from champion.serve.settings import GatewaySettings
-from champion.serve.sources import RegistrySource, SpecSource
+from champion.serve.settings import GatewaySettings, load_settings
+from champion.serve.sources import RegistrySource, SpecSource, StateSource
 from champion.serve.verdict_routes import verdict_routes
 from champion.spec import load_spec, parse_spec
 
 __all__ = ["app_from_env", "build_router", "create_app"]
 
+log = logging.getLogger("champion.gateway")
 
-def _predict_scope(request: Request) -> None:
+# Documents the scheme in OpenAPI; require_scope does the checking (on the raw header).
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="CHAMPION_ADMIN_TOKEN for admin routes (it also grants predict); "
+    "CHAMPION_PREDICT_TOKEN for serving routes when one is set (open otherwise)",
+)
+_SERVING_ERRORS = error_responses(401, 403, 404, 413, 422, 502, 503, 504)
+_ADMIN_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 503)
+
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+
+
+def _predict_scope(request: Request, _: Bearer) -> None:
     require_scope(request, "predict")
 
 
-def _admin_scope(request: Request) -> None:
+def _admin_scope(request: Request, _: Bearer) -> None:
     require_scope(request, "admin")
 
 
@@ -55,7 +88,8 @@ def build_router(
     if settings.db:
         from champion.registry import Registry
 
-        registry = Registry(settings.db)
+        # An admin write waits registry_timeout for the write lock, then answers 503.
+        registry = Registry(settings.db, busy_timeout=settings.registry_timeout)
         source: Any = RegistrySource(registry)
     else:
         source = SpecSource([load_spec(path) for path in settings.specs])
@@ -79,7 +113,7 @@ def create_app(
     metrics: GatewayMetrics | None = None,
 ) -> FastAPI:
     """The gateway; builds its router, event writer and registry from ``settings`` if not given."""
-    settings = settings or GatewaySettings()
+    settings = settings or load_settings()
     metrics = metrics or GatewayMetrics()
     owned: list[Any] = []
     if router is None:
@@ -109,6 +143,8 @@ def create_app(
     app.state.registry = registry
     app.state.events = events
     app.state.metrics = metrics
+    app.state.source = _source_of(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     _serving_routes(app, router)
     _admin_routes(app, router)
@@ -117,12 +153,25 @@ def create_app(
     return app
 
 
+def _source_of(router: Router) -> StateSource | None:
+    source = getattr(router, "source", None) or getattr(router, "_source", None)
+    return source if isinstance(source, StateSource) else None
+
+
+def _unavailable(router: Router) -> dict[str, str]:
+    """Experiments the router could not load, with why (an attribute or a method)."""
+    found = getattr(router, "unavailable", None)
+    if callable(found):
+        found = found()
+    return dict(found or {})
+
+
 def _serving_routes(app: FastAPI, router: Router) -> None:
     predict_deps = [Depends(_predict_scope)]
 
     @app.post(
         "/v1/experiments/{name}/predict", response_model=PredictResponse,
-        dependencies=predict_deps, tags=["serving"],
+        dependencies=predict_deps, tags=["serving"], responses=_SERVING_ERRORS,
     )  # fmt: skip
     async def predict(name: str, body: PredictRequest) -> dict[str, Any]:
         """Assign the unit, call its variant's model, answer; shadows run afterwards."""
@@ -132,7 +181,7 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
 
     @app.post(
         "/v2/models/{name}/infer", response_model=InferenceResponse, dependencies=predict_deps,
-        tags=["serving"], response_model_exclude_none=True,
+        tags=["serving"], response_model_exclude_none=True, responses=_SERVING_ERRORS,
     )  # fmt: skip
     async def infer(name: str, body: InferenceRequest) -> InferenceResponse:
         """Open Inference Protocol v2: one row; inputs become features by name.
@@ -141,6 +190,9 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
         ``parameters.attributes``; the variant and model come back in ``parameters``.
         """
         params = body.parameters or {}
+        if len(body.inputs) > MAX_FEATURES:
+            raise ApiError(422, "invalid_request", f"at most {MAX_FEATURES} inputs",
+                           "body.inputs")  # fmt: skip
         features: dict[str, Any] = {}
         for tensor in body.inputs:
             data = tensor.data
@@ -149,8 +201,13 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
             features[tensor.name] = data
         attributes = params.get("attributes") or {}
         if not isinstance(attributes, dict):
-            raise ApiError(422, "invalid_request", "must be an object", "parameters.attributes")
+            raise ApiError(422, "invalid_request", "must be an object",
+                           "body.parameters.attributes")  # fmt: skip
         unit = params.get("unit_id")
+        for value, where in ((unit, "body.parameters.unit_id"), (body.id, "body.id")):
+            if value is not None and not 0 < len(str(value)) <= MAX_ID_LENGTH:
+                raise ApiError(422, "invalid_request",
+                               f"must be 1 to {MAX_ID_LENGTH} characters", where)  # fmt: skip
         routed = await _apredict(router, name, None if unit is None else str(unit), features,
                                  attributes, body.id)  # fmt: skip
         value = routed.prediction
@@ -170,16 +227,23 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
     @app.post(
         "/v1/experiments/{name}/assign", response_model=AssignResponse,
         dependencies=predict_deps, tags=["serving"],
+        responses=error_responses(401, 403, 404, 413, 422, 503),
     )  # fmt: skip
     async def assign(name: str, body: AssignRequest) -> dict[str, Any]:
-        """The variant for a unit, for callers that run the model themselves (nothing logged)."""
+        """The variant for a unit, for callers that run the model themselves (nothing logged).
+
+        ``exposed`` is false whenever the experiment does not split traffic (draft, shadow,
+        stopped, rolled back): the unit sees the champion and does not count.
+        """
+        runtime = _runtime(router, name)
         a = router.assign(name, body.unit_id, body.attributes)
+        exposed = a.exposed and runtime.splits_traffic
         return {"unit": a.unit_id, "variant": a.variant, "bucket": a.bucket, "reason": a.reason,
-                "exposed": a.exposed, "probability": a.probability, "model": a.variant}  # fmt: skip
+                "exposed": exposed, "probability": a.probability, "model": a.variant}  # fmt: skip
 
     @app.post(
         "/v1/outcomes", response_model=OutcomesResponse, dependencies=predict_deps,
-        tags=["serving"],
+        tags=["serving"], responses=error_responses(401, 403, 409, 413, 422, 503),
     )  # fmt: skip
     async def outcomes(body: OutcomesRequest, request: Request) -> dict[str, int]:
         """Labels, conversions, revenue: joined to exposures later by unit and time."""
@@ -189,10 +253,15 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
                 409, "no_event_store", "this gateway has no event store: start it with --events"
             )
         now = datetime.now(UTC)
-        events = [
-            Outcome(unit_id=o.unit_id, metric=o.metric, value=o.value, ts=_utc(o.ts or now))
-            for o in body.outcomes
-        ]
+        events = []
+        for i, o in enumerate(body.outcomes):
+            try:
+                events.append(Outcome(unit_id=o.unit_id, metric=o.metric, value=o.value,
+                                      ts=_utc(o.ts or now)))  # fmt: skip
+            except (InvalidArgument, OverflowError) as e:  # located by the request's path
+                where = e.name.rsplit(".", 1)[-1] if isinstance(e, InvalidArgument) else "ts"
+                raise ApiError(422, "invalid_request", str(e),
+                               f"body.outcomes.{i}.{where}") from None  # fmt: skip
         kept = await writer.alog_many(events)  # in sync mode: one fsync, off the event loop
         return {"accepted": kept}
 
@@ -202,21 +271,30 @@ def _utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
+def _runtime(router: Router, name: str) -> Any:
+    """The experiment's runtime; 503 for one registered here but failing to load."""
+    try:
+        return router.runtime(name)
+    except ExperimentNotFound:
+        problem = _unavailable(router).get(name)
+        if problem is not None:
+            raise ExperimentUnavailable(name, problem) from None
+        raise
+
+
 async def _apredict(
     router: Router, name: str, unit: str | None, features: dict, attributes: dict,
     request_id: str | None,
 ) -> Routed:  # fmt: skip
-    if router.runtime(name).spec.unit != "request" and unit is None:
-        raise ApiError(422, "invalid_request", "unit_id is required for this experiment", "unit_id")
+    if _runtime(router, name).spec.unit != "request" and unit is None:
+        raise ApiError(
+            422, "invalid_request", "unit_id is required for this experiment", "body.unit_id"
+        )
     try:
         return await router.apredict(name, unit, features, attributes, request_id=request_id)
-    except (ExperimentNotFound, ApiError):
-        raise
-    except (PredictionError, ValueError, TypeError, KeyError) as e:
-        raise ApiError(
-            422, "invalid_features", f"the model refused the features: {e}", "features"
-        ) from e
-    except Exception as e:
+    except (ChampionError, ApiError):
+        raise  # statuses from the one table: a model failing 502, timing out 504 ...
+    except Exception as e:  # an adapter that raised something of its own: still the model's
         raise ApiError(502, "model_error", f"the model failed: {type(e).__name__}: {e}") from e
 
 
@@ -227,52 +305,165 @@ def _registry(request: Request) -> Any:
     return registry
 
 
+async def _refresh(router: Router) -> None:
+    """Pick up the change just written; if that fails the poller picks it up later."""
+    try:
+        await run_in_threadpool(router.refresh)
+    except Exception as e:
+        log.warning("refresh after an admin change failed (the poller retries): %s", e)
+
+
+def _parse_spec_body(raw: bytes, content_type: str, settings: GatewaySettings) -> Any:
+    """The spec a create request carries (YAML, or the same as JSON), checked for the API."""
+    if len(raw) > settings.max_spec_bytes:
+        raise ApiError(413, "spec_too_large", f"a spec may be at most {settings.max_spec_bytes:,} "
+                       "bytes (CHAMPION_MAX_SPEC_BYTES)", "body")  # fmt: skip
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(422, "invalid_spec", f"the body is not UTF-8: {e}", "body") from None
+    try:
+        if "json" in content_type:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ApiError(422, "invalid_spec", "a spec is a JSON object", "body")
+            text = yaml.safe_dump(data, sort_keys=False)
+        else:
+            refuse_yaml_aliases(text)
+    except json.JSONDecodeError as e:
+        raise ApiError(422, "invalid_spec", f"not valid JSON: {e}", "body") from None
+    except RecursionError:
+        raise ApiError(422, "invalid_spec", "the body is nested too deeply", "body") from None
+    spec = parse_spec(text, "request body")
+    check_untrusted_models(spec, settings.allow_python_modules, settings.models_dir)
+    return spec
+
+
 def _admin_routes(app: FastAPI, router: Router) -> None:
     deps = [Depends(_admin_scope)]
+    settings: GatewaySettings = app.state.settings
+    reads = error_responses(401, 403, 404, 409, 503)
 
-    @app.get("/v1/experiments", dependencies=deps, tags=["admin"])
+    @app.get("/v1/experiments", dependencies=deps, tags=["admin"], responses=reads)
     async def list_experiments(request: Request) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in _registry(request).snapshot().experiments]
+        """Every experiment with its state, version and allocation."""
+        snapshot = await run_in_threadpool(_registry(request).snapshot)
+        return [e.to_dict() for e in snapshot.experiments]
 
-    @app.get("/v1/experiments/{name}", dependencies=deps, tags=["admin"])
+    @app.get("/v1/experiments/{name}", dependencies=deps, tags=["admin"], responses=reads)
     async def show(name: str, request: Request) -> dict[str, Any]:
-        return _registry(request).get(name).to_dict()
+        """One experiment's state."""
+        state = await run_in_threadpool(_registry(request).get, name)
+        return state.to_dict()
 
-    @app.post("/v1/experiments", dependencies=deps, tags=["admin"], status_code=201)
+    @app.post(
+        "/v1/experiments", dependencies=deps, tags=["admin"], status_code=201,
+        responses=_ADMIN_ERRORS,
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        }}},
+    )  # fmt: skip
     async def create(request: Request) -> dict[str, Any]:
-        """Register a spec (YAML, or the same as JSON) as a draft."""
-        raw = (await request.body()).decode("utf-8", errors="replace")
-        if "json" in request.headers.get("content-type", ""):
-            try:
-                raw = yaml.safe_dump(json.loads(raw), sort_keys=False)
-            except json.JSONDecodeError as e:
-                raise ApiError(422, "invalid_request", f"not valid JSON: {e}", "body") from e
-        state = _registry(request).create(parse_spec(raw, "request body"), reason="created via API")
-        router.refresh()
+        """Register a spec (YAML, or the same as JSON) as a draft.
+
+        Python models must come from modules the operator allowed
+        (``--allow-python-module``); other kinds load data only (docs/security.md).
+        """
+        registry = _registry(request)
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+
+        def register() -> Any:
+            spec = _parse_spec_body(raw, content_type, settings)
+            return registry.create(spec, by=principal(request), reason="created via API")
+
+        state = await run_in_threadpool(register)
+        await _refresh(router)
         return state.to_dict()
 
-    @app.post("/v1/experiments/{name}/start", dependencies=deps, tags=["admin"])
+    @app.post("/v1/experiments/{name}/start", dependencies=deps, tags=["admin"],
+              responses=_ADMIN_ERRORS)  # fmt: skip
     async def start(name: str, request: Request, body: StartRequest | None = None) -> dict:
+        """Start the A/B split (or, with ``shadow``, mirror traffic to the challengers)."""
         body = body or StartRequest()
-        state = _registry(request).start(name, shadow=body.shadow, reason=body.reason,
-                                         expected_version=body.expected_version)  # fmt: skip
-        router.refresh()
+        state = await run_in_threadpool(
+            _registry(request).start, name, shadow=body.shadow, reason=body.reason,
+            expected_version=body.expected_version, by=principal(request),
+        )  # fmt: skip
+        await _refresh(router)
         return state.to_dict()
 
-    @app.post("/v1/experiments/{name}/ramp", dependencies=deps, tags=["admin"])
+    @app.post("/v1/experiments/{name}/ramp", dependencies=deps, tags=["admin"],
+              responses=_ADMIN_ERRORS)  # fmt: skip
     async def ramp(name: str, body: RampRequest, request: Request) -> dict[str, Any]:
-        state = _registry(request).ramp(name, body.to, challenger=body.challenger,
-                                        reason=body.reason,
-                                        expected_version=body.expected_version)  # fmt: skip
-        router.refresh()
+        """Give a challenger ``to`` percent; the champion takes the rest."""
+        state = await run_in_threadpool(
+            _registry(request).ramp, name, body.to, challenger=body.challenger,
+            reason=body.reason, expected_version=body.expected_version, by=principal(request),
+        )  # fmt: skip
+        await _refresh(router)
         return state.to_dict()
 
-    @app.post("/v1/experiments/{name}/stop", dependencies=deps, tags=["admin"])
+    @app.post("/v1/experiments/{name}/stop", dependencies=deps, tags=["admin"],
+              responses=_ADMIN_ERRORS)  # fmt: skip
     async def stop(name: str, body: StopRequest, request: Request) -> dict[str, Any]:
-        state = _registry(request).stop(name, reason=body.reason,
-                                        expected_version=body.expected_version)  # fmt: skip
-        router.refresh()
+        """End the experiment; the champion serves everyone."""
+        state = await run_in_threadpool(
+            _registry(request).stop, name, reason=body.reason,
+            expected_version=body.expected_version, by=principal(request),
+        )  # fmt: skip
+        await _refresh(router)
         return state.to_dict()
+
+    @app.post("/v1/experiments/{name}/archive", dependencies=deps, tags=["admin"],
+              responses=_ADMIN_ERRORS)  # fmt: skip
+    async def archive(name: str, body: ArchiveRequest, request: Request) -> dict[str, Any]:
+        """Take an experiment out of service for good, whatever its state (a broken one too)."""
+        state = await run_in_threadpool(
+            _registry(request).archive, name, reason=body.reason,
+            expected_version=body.expected_version, by=principal(request),
+        )  # fmt: skip
+        await _refresh(router)
+        return state.to_dict()
+
+
+def _readiness(app: FastAPI, router: Router) -> tuple[int, dict[str, Any]]:
+    settings: GatewaySettings = app.state.settings
+    source = app.state.source
+    archived = getattr(source, "archived", set())
+    unavailable = {k: v for k, v in _unavailable(router).items() if k not in archived}
+    serving = sorted(n for n in router.experiments if n not in archived)
+    body: dict[str, Any] = {
+        "status": "ok",
+        "experiments": serving,
+        "unavailable": unavailable,
+        "registry_version": router.version,
+        "pid": os.getpid(),
+    }
+    problems = []
+    if isinstance(source, RegistrySource):
+        age = source.age()
+        body["registry"] = {
+            "age_seconds": None if age is None else round(age, 3),
+            "error": source.error,
+            "stale_after_seconds": settings.registry_stale_after,
+        }
+        if age is None or age > settings.registry_stale_after:
+            problems.append("registry")
+    if unavailable:
+        problems.append("experiments")
+    writer: EventWriter | None = app.state.events
+    failing = getattr(app.state, "journal_error", None)
+    if writer is not None and settings.events_sync and failing:
+        body["events"] = {"error": failing}
+        return 503, {**body, "status": "unready"}  # no request can be acknowledged
+    if not serving:
+        return 503, {**body, "status": "unready"}
+    if problems:
+        body["status"] = "degraded"
+        body["degraded"] = problems
+    return 200, body
 
 
 def _ops_routes(app: FastAPI, router: Router) -> None:
@@ -281,17 +472,16 @@ def _ops_routes(app: FastAPI, router: Router) -> None:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz", tags=["ops"],
+        responses={503: {"description": "no experiment can be served (or, in sync mode, no "
+                         "event can be made durable)"}},
+    )  # fmt: skip
     async def readyz(request: Request) -> Response:
-        """Readiness: experiments loaded and every one servable."""
-        body = {
-            "status": "ok" if router.experiments and not router.unavailable else "unready",
-            "experiments": sorted(router.experiments),
-            "unavailable": router.unavailable,
-            "registry_version": router.version,
-            "pid": os.getpid(),
-        }
-        status = 200 if body["status"] == "ok" else 503
+        """Readiness: ``ok``; ``degraded`` (still 200) when some experiments are unavailable
+        or the registry has not answered for ``registry_stale_after`` seconds (the last state
+        keeps serving); 503 ``unready`` when nothing can be served."""
+        status, body = _readiness(request.app, router)
         return Response(json.dumps(body), status_code=status, media_type="application/json")
 
     @app.get("/metrics", tags=["ops"], include_in_schema=True)
@@ -306,4 +496,4 @@ def _ops_routes(app: FastAPI, router: Router) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: every worker reads the same ``CHAMPION_*`` settings."""
-    return create_app(GatewaySettings())
+    return create_app(load_settings())
