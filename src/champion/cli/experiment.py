@@ -244,3 +244,22 @@ def _ending(action: str, doc: str) -> None:
 _ending("stop", "End the experiment; the champion serves everyone again.")
 _ending("complete", "End the experiment with a decision, keeping its allocation.")
 _ending("rollback", "Abort a running experiment; the champion serves everyone again.")
+_ending(
+    "archive",
+    "Take the experiment out of service for good, from any state, a broken one included: "
+    "gateways stop serving it and skip it at start-up. Its history stays.",
+)
+
+
+@experiment_app.command()
+def delete(
+    name: Name,
+    reason: Required,
+    db: Db = None,
+    by: By = None,
+    expect: Expect = None,
+    json_output: Json = False,
+) -> None:
+    """Archive the experiment (champion keeps every experiment's history): see archive."""
+    _write(db, name, expect, json_output, lambda r, v: r.archive(
+        name, reason=reason, expected_version=v, by=by))  # fmt: skip

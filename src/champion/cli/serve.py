@@ -27,6 +27,20 @@ def serve(
     models_dir: Annotated[
         Path | None, typer.Option("--models-dir", help="Folder python models import from.")
     ] = None,
+    allow_python_module: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-python-module",
+            help="Module pattern (fnmatch, repeatable) whose functions specs registered through "
+            "the admin API may name as python models; by default none may.",
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body-bytes", help="Largest request body (default 1,000,000).", min=1024
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
@@ -52,6 +66,10 @@ def serve(
             else:
                 os.environ.pop(key, None)
         os.environ["CHAMPION_EVENTS_SYNC"] = "true" if sync_events else "false"
+        if allow_python_module:
+            os.environ["CHAMPION_ALLOW_PYTHON_MODULES"] = _json_list(allow_python_module)
+        if max_body_bytes is not None:
+            os.environ["CHAMPION_MAX_BODY_BYTES"] = str(max_body_bytes)
         _check_startup()
         check_port(host, port)
     from champion.serve.server import serve as run
@@ -68,12 +86,14 @@ def _json_list(items: list[str]) -> str:
 
 
 def _check_startup() -> None:
-    """Load every spec and model once in this process, so a broken model stops the start."""
+    """Check the settings and load every spec and model once in this process, so a bad
+    setting or a broken model of a spec file stops the start."""
     from champion.serve.app import build_router
     from champion.serve.metrics import GatewayMetrics
-    from champion.serve.settings import GatewaySettings
+    from champion.serve.settings import load_settings
 
-    router, registry = build_router(GatewaySettings(), None, GatewayMetrics())
+    # An empty token or a bad limit stops here with the variable's name (exit 2).
+    router, registry = build_router(load_settings(), None, GatewayMetrics())
     router.close()
     if registry is not None:
         registry.close()
