@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from champion.monitor.rules import DEFAULTS
+from tests.monitor._bound import bound as information_bound
 from tests.monitor._sim import (
     DETECT_WITHIN,
     JUDGES,
@@ -206,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             for b in d["by_days_before"]
         )
         print(f"- {d['scenario']}: {cells}")
+    bounds = []
+    for s in SCENARIOS:
+        if s.change is not None and s.change.error_factor != 1:
+            b = information_bound(s, min(args.runs, 300), traffic, args.seed)
+            bounds.append({"scenario": s.name, **asdict(b)})
+    print(f"\nthe information bound: a test told when the change came, reading once at "
+          f"{DETECT_WITHIN:,} challenger requests (tests/monitor/_bound.py):")  # fmt: skip
+    for b in bounds:
+        print(f"- {b['scenario']}: power {b['power']:.1%} at level {b['alpha']:.2g} "
+              f"({b['blocks']:,.0f} blocks), median z {b['median_z']:.2f}")  # fmt: skip
     print(f"\n{seconds:.0f} s wall, --jobs {args.jobs}", file=sys.stderr)
     if args.json:
         rows = [
@@ -216,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, s, r in summaries
         ]  # fmt: skip
         doc = {"traffic": asdict(traffic), "seed": args.seed, "jobs": args.jobs,
-               "seconds": seconds, "rows": rows, "delays": delays}  # fmt: skip
+               "seconds": seconds, "rows": rows, "delays": delays,
+               "bounds": bounds}  # fmt: skip
         print(json.dumps(_finite(doc)))
     return 0
 

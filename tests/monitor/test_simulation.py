@@ -261,3 +261,16 @@ def test_long_an_error_regression_is_stopped_within_5000_challenger_requests(lon
 def test_the_tolerance_widens_only_below_the_long_run_count():
     assert tolerance(0.01, LONG_RUNS) == 0.0
     assert tolerance(0.01, 100) == pytest.approx(2 * math.sqrt(0.01 * 0.99 / 100))
+
+
+@pytest.mark.slow
+def test_no_valid_rule_could_catch_a_random_time_regression_within_5000_requests_90_percent():
+    """The information bound (tests/monitor/_bound.py) on 14 days of 15-minute windows: a
+    test told when the change came, at the level a rule has per block of 5,000 challenger
+    requests, rejects in well under 90% of worlds (46% in the long run at the 10% stage)."""
+    from tests.monitor._bound import bound
+
+    (s,) = [x for x in ERRORS if x.share == 0.1 and x.change.when == "random"]
+    b = bound(s, 60, LONG_TRAFFIC, SEED)
+    assert b.blocks > 100
+    assert b.power + 2 * Summary.se(b.power, b.runs) < DETECT_BOUND
