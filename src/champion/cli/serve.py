@@ -70,8 +70,8 @@ def serve(
             os.environ["CHAMPION_ALLOW_PYTHON_MODULES"] = _json_list(allow_python_module)
         if max_body_bytes is not None:
             os.environ["CHAMPION_MAX_BODY_BYTES"] = str(max_body_bytes)
-        _check_startup()
         check_port(host, port)
+        _check_startup()
     from champion.serve.server import serve as run
 
     err_console.print(f"champion gateway on http://{host}:{port} ({workers} worker(s))")

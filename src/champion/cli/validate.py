@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from champion.cli._output import console, print_json, user_errors
+from champion.errors import ModelsFailedToLoad, SpecError
 from champion.planner import Plan, make_plan, request_for_design
 from champion.spec import Experiment, load_spec
+from champion.spec.io import where_in_spec
 
-__all__ = ["plan_for_spec", "validate"]
+__all__ = ["check_models", "plan_for_spec", "validate"]
 
 
 def plan_for_spec(experiment: Experiment, daily_units: float | None = None) -> Plan | None:
@@ -31,19 +34,46 @@ def plan_for_spec(experiment: Experiment, daily_units: float | None = None) -> P
     )
 
 
-def _render(experiment: Experiment, plan: Plan | None, path: Path) -> None:
-    console.print(f"[bold green]ok[/] {path}: experiment [bold]{experiment.name}[/]")
+def check_models(experiment: Experiment, path: Path, models_dir: Path | None = None) -> None:
+    """Load and call every model once, as ``champion serve`` does at start-up; a model that
+    cannot be served is a problem of the spec, reported with its line."""
+    from champion.models.loader import load_models
+
+    base = models_dir if models_dir is not None else path.parent
+    try:
+        loaded = load_models(experiment, base)
+    except ModelsFailedToLoad as e:
+        problems = [
+            f"{where_in_spec(path, ('models', err.model, 'target'))}: model {err.model!r} "
+            f"cannot be served: {err.problem}"
+            for err in e.errors
+        ]
+        raise SpecError(str(path), problems) from None
+    for adapter in loaded.values():
+        adapter.close()
+
+
+def _render(experiment: Experiment, plan: Plan | None, path: Path, loaded: bool) -> None:
+    console.print(
+        f"[bold green]ok[/] {escape(str(path))}: experiment [bold]{escape(experiment.name)}[/]"
+        + ("" if loaded else " (models not loaded: --no-load)"),
+        highlight=False,
+    )
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="dim")
     table.add_column()
     shares = ", ".join(f"{k} {v:.0%}" for k, v in experiment.allocation.items())
-    table.add_row("unit", experiment.unit)
-    table.add_row("champion", experiment.champion)
-    table.add_row("challengers", ", ".join(experiment.challengers))
-    table.add_row("allocation", shares)
-    table.add_row("shadow", ", ".join(s.model for s in experiment.shadow) or "-")
-    table.add_row("primary", experiment.metrics.primary.name)
-    table.add_row("guardrails", ", ".join(g.name for g in experiment.metrics.guardrails) or "-")
+    rows = [
+        ("unit", experiment.unit),
+        ("champion", experiment.champion),
+        ("challengers", ", ".join(experiment.challengers)),
+        ("allocation", shares),
+        ("shadow", ", ".join(s.model for s in experiment.shadow) or "-"),
+        ("primary", experiment.metrics.primary.name),
+        ("guardrails", ", ".join(g.name for g in experiment.metrics.guardrails) or "-"),
+    ]
+    for key, value in rows:
+        table.add_row(key, escape(value))
     if plan is not None:
         table.add_row(
             "sample needed",
@@ -60,11 +90,25 @@ def validate(
     daily_units: Annotated[
         float | None, typer.Option("--daily-units", help="Eligible units per day.")
     ] = None,
+    load: Annotated[
+        bool,
+        typer.Option(
+            "--load/--no-load",
+            help="Load and call every model once, as serve does (python models run their "
+            "module); --no-load checks the file only.",
+        ),
+    ] = True,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option("--models-dir", help="Folder models load from (default: the spec's)."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a spec: every problem with its field and line, or the plan it implies."""
     with user_errors():
         experiment = load_spec(file)
+        if load:
+            check_models(experiment, file, models_dir)
         plan = plan_for_spec(experiment, daily_units)
     if json_output:
         print_json(
@@ -72,8 +116,9 @@ def validate(
                 "valid": True,
                 "name": experiment.name,
                 "variants": experiment.variants,
+                "models_loaded": load,
                 "plan": plan.to_dict() if plan else None,
             }
         )
     else:
-        _render(experiment, plan, file)
+        _render(experiment, plan, file, load)

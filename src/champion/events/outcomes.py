@@ -36,6 +36,7 @@ COLUMNS = ("ts", "unit_id", "metric", "value")
 _SHOWN_ROWS = 5
 _BAD: Any = object()  # a cell that failed its check (reported already; not "empty" too)
 _TS_FIX = "write ISO 8601 times such as 2024-05-01T12:30:00Z (no offset means UTC)"
+_TS_RANGE_FIX = "in UTC it falls outside years 1-9999; check the year and the offset"
 _VALUE_FIX = "write plain numbers such as 1, 0 or 12.5 (1/0 for conversions)"
 _UNIT_FIX = "unit ids must be the ids the gateway logged exposures for"
 _METRIC_FIX = f"metric names are {NAME_RULE}, as in the experiment spec"
@@ -119,6 +120,32 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(f), [])
 
 
+def _ragged_lines(path: Path) -> list[str]:
+    """Every line whose field count differs from the header's, in one pass (the CSV reader
+    stops at the first); empty when the file is not ragged or cannot be read as text."""
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    bad: dict[int, list[int]] = {}
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f)
+            width = len(next(reader, []))
+            for fields in reader:
+                if fields and len(fields) != width:
+                    bad.setdefault(len(fields), []).append(reader.line_num)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    out = []
+    for count, lines in bad.items():
+        shown = ", ".join(str(n) for n in lines[:_SHOWN_ROWS])
+        more = f" and {len(lines) - _SHOWN_ROWS} more" if len(lines) > _SHOWN_ROWS else ""
+        label = "line" if len(lines) == 1 else "lines"
+        out.append(
+            f"{label} {shown}{more}: {count} fields where the header has {width}; every row "
+            "needs ts,unit_id,metric,value (quote a value that holds a comma)"
+        )
+    return out
+
+
 def _read_table(path: Path, kind: str) -> pa.Table:
     if kind == "parquet":
         return pq.read_table(path)
@@ -189,6 +216,11 @@ def _ts_column(column: pa.ChunkedArray, problems: _Problems) -> list[datetime | 
                 parsed = _BAD
             else:
                 parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+                try:
+                    parsed.astimezone(UTC)
+                except OverflowError:
+                    problems.add("ts", "is out of range", text, row, _TS_RANGE_FIX)
+                    parsed = _BAD
         out.append(parsed)
     return out
 
@@ -255,6 +287,9 @@ def read_outcome_file(path: str | os.PathLike[str]) -> list[Outcome]:
     try:
         table = _read_table(path, kind)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
+        ragged = _ragged_lines(path) if kind == "csv" else []
+        if ragged:
+            raise OutcomeFileError(source, ragged) from e
         reading = "CSV (UTF-8, comma-separated, one header row)" if kind == "csv" else "Parquet"
         raise OutcomeFileError(source, [f"cannot be read as {reading}: {e}"]) from e
     problems = _Problems("line", 1) if kind == "csv" else _Problems()

@@ -16,7 +16,7 @@ from champion.errors import SpecError
 from champion.spec.checks import cross_field_problems
 from champion.spec.models import Experiment
 
-__all__ = ["dump_spec", "load_spec", "parse_spec", "spec_to_dict"]
+__all__ = ["dump_spec", "load_spec", "parse_spec", "spec_to_dict", "where_in_spec"]
 
 # A place in the spec: mapping keys and list positions from the top level down.
 _Loc = tuple[str | int, ...]
@@ -120,6 +120,18 @@ def load_spec(path: str | Path) -> Experiment:
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(str(path), [f"cannot read the file: {e}"]) from None
     return parse_spec(text, str(path))
+
+
+def where_in_spec(path: str | Path, field: tuple[str | int, ...]) -> str:
+    """``field (FILE:LINE)`` for a field of a spec file, the way load errors name places:
+    ``where_in_spec("spec.yaml", ("models", "v2_0", "target"))`` ->
+    ``"models.v2_0.target (spec.yaml:9)"``. The line is the nearest enclosing one found."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return f"{_describe(field)} ({path})"
+    line = _line_for(field, _line_index(node))
+    return f"{_describe(field)} ({path}:{line})" if line else f"{_describe(field)} ({path})"
 
 
 def spec_to_dict(experiment: Experiment) -> dict[str, Any]:

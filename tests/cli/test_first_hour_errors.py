@@ -1,0 +1,149 @@
+"""Every error a user can cause ends in one readable line and exit 2: user text is never
+read as rich markup, a taken port says so, a model that cannot load fails ``validate`` with
+its line, and an outcome file's problems are all listed in one pass."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from tests.cli._first_hour import invoke, one_line
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SPEC = EXAMPLES / "fraud-detector.yaml"
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    """The README's example spec and its models, copied to a fresh folder."""
+    shutil.copy(SPEC, tmp_path / "spec.yaml")
+    shutil.copy(EXAMPLES / "fraud_models.py", tmp_path / "fraud_models.py")
+    return tmp_path / "spec.yaml"
+
+
+def _edit(path: Path, old: str, new: str) -> Path:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if needle in line)
+
+
+@pytest.fixture(autouse=True)
+def _gateway_env(monkeypatch):
+    """``champion serve`` exports its settings to the environment; restore it afterwards."""
+    for key in ("CHAMPION_SPECS", "CHAMPION_MODELS_DIR", "CHAMPION_DB", "CHAMPION_EVENTS",
+                "CHAMPION_EVENTS_SYNC", "CHAMPION_REGISTRY"):  # fmt: skip
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
+
+
+def test_a_value_holding_markup_is_printed_as_written_not_a_traceback(example):
+    _edit(example, "name: fraud-detector-v2", 'name: "x[/b]y"')
+    result = invoke("validate", str(example), "--no-load")
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "'x[/b]y'" in result.stderr
+
+
+def test_a_missing_model_file_fails_validate_with_the_spec_line(example):
+    _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
+          '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
+    line = _line_of(example, "v2_0.joblib")
+    result = invoke("validate", str(example))
+    assert result.exit_code == 2
+    text = one_line(result.stderr)
+    assert f"models.v2_0.target ({example}:{line})" in text
+    assert "file not found" in text
+    assert "v2_0.joblib" in text
+
+
+def test_no_load_checks_the_file_only(example):
+    _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
+          '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
+    result = invoke("validate", str(example), "--no-load")
+    assert result.exit_code == 0, result.output
+    assert "models not loaded" in result.stdout
+
+
+def test_validate_loads_and_calls_the_example_models(example):
+    result = invoke("validate", str(example), "--json")
+    assert result.exit_code == 0, result.output
+    assert '"models_loaded": true' in result.stdout
+
+
+def test_an_install_hint_keeps_its_extra(example, monkeypatch, tmp_path):
+    (tmp_path / "v2_0.joblib").write_bytes(b"not read: joblib is missing")
+    _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
+          '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
+    monkeypatch.setitem(__import__("sys").modules, "joblib", None)  # as if not installed
+    result = invoke("validate", str(example))
+    assert result.exit_code == 2
+    assert "pip install 'champion[sklearn]'" in one_line(result.stderr)
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(example):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("serve", "-f", str(example), "--port", str(port))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: port {port} is in use: pick another with --port"
+    assert "champion gateway on" not in result.output
+
+
+def test_every_ragged_line_of_an_outcome_file_is_listed(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "ts,unit_id,metric,value\n"
+        "2024-05-01,u1,converted,1\n"
+        "2024-05-01,u2,converted,1,extra\n"
+        "2024-05-01,u3\n"
+        "2024-05-01,u4,converted,1\n"
+        "2024-05-01,u5,converted,1,2\n"
+    )
+    result = invoke("outcomes", "load", str(labels), "--events", str(tmp_path / "ev"))
+    assert result.exit_code == 2
+    text = one_line(result.stderr)
+    assert "lines 3, 6: 5 fields where the header has 4" in text
+    assert "line 4: 2 fields where the header has 4" in text
+    assert not (tmp_path / "ev").exists() or not any((tmp_path / "ev").rglob("*.parquet"))
+
+
+def test_bad_rows_of_every_kind_are_listed_in_one_pass(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "ts,unit_id,metric,value\n"
+        "2024-05-01,u1,converted,1\n"
+        "not-a-time,u2,converted,1\n"
+        "2024-05-01,u3,converted,abc\n"
+        "2024-05-01,u4,,1\n"
+        "later,u6,converted,1\n"
+    )
+    result = invoke("outcomes", "load", str(labels), "--events", str(tmp_path / "ev"))
+    assert result.exit_code == 2
+    text = one_line(result.stderr)
+    assert "column 'ts', lines 3, 6" in text
+    assert "column 'value', line 4" in text
+    assert "column 'metric', line 5" in text
+
+
+def test_an_outcome_time_out_of_range_is_a_clear_error_not_a_traceback(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "ts,unit_id,metric,value\n"
+        "2024-05-01,u1,converted,1\n"
+        "0001-01-01T00:00:00+05:00,u2,converted,1\n"
+    )
+    result = invoke("outcomes", "load", str(labels), "--events", str(tmp_path / "ev"))
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    text = one_line(result.stderr)
+    assert "column 'ts', line 3: '0001-01-01T00:00:00+05:00' is out of range" in text
