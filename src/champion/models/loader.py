@@ -103,6 +103,12 @@ def load_models(
     return loaded
 
 
+def _headers(ref: ModelRef | Mapping[str, Any]) -> list[Any]:
+    options = ref.get("options") if isinstance(ref, Mapping) else ref.options
+    headers = (options or {}).get("headers") if isinstance(options, Mapping) else None
+    return list(headers.values()) if isinstance(headers, Mapping) else []
+
+
 def _module_allowed(module: str, patterns: Sequence[str]) -> bool:
     """``fraud_models.v2`` is allowed by ``fraud_models``, ``fraud_models.*`` or ``fraud_*``."""
     top = module.split(".")[0]
@@ -137,6 +143,12 @@ def check_untrusted_models(
                     "python modules allowed with --allow-python-module / "
                     "CHAMPION_ALLOW_PYTHON_MODULES",
                 )  # fmt: skip
+        elif kind == "http" and any("$" in str(v) for v in _headers(ref)):
+            raise ModelNotAllowed(
+                name, f"{field}.options.headers",
+                "header values that read the environment (${VAR}) are not accepted through "
+                "the API: they would send the gateway's secrets to the URL the spec names",
+            )  # fmt: skip
         elif kind not in DATA_KINDS:
             raise ModelNotAllowed(
                 name, f"{field}.kind",

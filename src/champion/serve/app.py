@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ from champion.spec import load_spec, parse_spec
 __all__ = ["app_from_env", "build_router", "create_app"]
 
 log = logging.getLogger("champion.gateway")
+
+# After the event journal refused an event, readiness reports it for this many seconds.
+EVENTS_FAILED_SECONDS = 10.0
 
 # Documents the scheme in OpenAPI; require_scope does the checking (on the raw header).
 _BEARER = HTTPBearer(
@@ -173,11 +177,13 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
         "/v1/experiments/{name}/predict", response_model=PredictResponse,
         dependencies=predict_deps, tags=["serving"], responses=_SERVING_ERRORS,
     )  # fmt: skip
-    async def predict(name: str, body: PredictRequest) -> dict[str, Any]:
+    async def predict(name: str, body: PredictRequest) -> Response:
         """Assign the unit, call its variant's model, answer; shadows run afterwards."""
         routed = await _apredict(router, name, body.unit_id, body.features, body.attributes,
                                  body.request_id)  # fmt: skip
-        return routed.to_dict()
+        # Written once by the router (the prediction's JSON is the exposure's): no second
+        # serialisation and no re-validation against PredictResponse, which documents it.
+        return Response(routed.to_json(), media_type="application/json")
 
     @app.post(
         "/v2/models/{name}/infer", response_model=InferenceResponse, dependencies=predict_deps,
@@ -453,11 +459,12 @@ def _readiness(app: FastAPI, router: Router) -> tuple[int, dict[str, Any]]:
             problems.append("registry")
     if unavailable:
         problems.append("experiments")
-    writer: EventWriter | None = app.state.events
-    failing = getattr(app.state, "journal_error", None)
-    if writer is not None and settings.events_sync and failing:
-        body["events"] = {"error": failing}
-        return 503, {**body, "status": "unready"}  # no request can be acknowledged
+    failed = getattr(app.state, "events_failed", None)  # (when, why): set by the error handler
+    if failed is not None and time.monotonic() - failed[0] < EVENTS_FAILED_SECONDS:
+        body["events"] = {"error": failed[1]}
+        if settings.events_sync:  # no request can be acknowledged now
+            return 503, {**body, "status": "unready"}
+        problems.append("events")
     if not serving:
         return 503, {**body, "status": "unready"}
     if problems:

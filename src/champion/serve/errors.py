@@ -9,6 +9,7 @@ failing 502 and a model timing out 504. ``field`` is where in the request the pr
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,9 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from champion.errors import (
     ChampionError,
     Conflict,
+    EventWriterClosed,
     InvalidArgument,
     InvalidFeatures,
     InvalidInput,
+    JournalUnavailable,
     NotAllowed,
     NotFound,
     PredictionError,
@@ -132,7 +135,8 @@ def _field_of(e: ChampionError) -> str | None:
         return f"body.{e.name}"
     if isinstance(e, SpecError):
         return "body"
-    return getattr(e, "field", None) if isinstance(e, NotAllowed) else None
+    where = getattr(e, "field", None) if isinstance(e, NotAllowed) else None
+    return None if where is None else f"body.{where}"
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -167,7 +171,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(e.status_code, code, str(e.detail))
 
     @app.exception_handler(ChampionError)
-    async def _champion(_: Request, e: ChampionError) -> JSONResponse:
+    async def _champion(request: Request, e: ChampionError) -> JSONResponse:
+        if isinstance(e, JournalUnavailable | EventWriterClosed):
+            # Readiness reports it; the request was answered with an error, so count it.
+            request.app.state.events_failed = (time.monotonic(), str(e))
+            experiment = request.path_params.get("name")
+            metrics = getattr(request.app.state, "metrics", None)
+            if experiment and metrics is not None:
+                metrics.errors.labels(experiment, "-").inc()
         status = status_of(e)
         return _json(status, _code_of(e, status), str(e), _field_of(e))
 
