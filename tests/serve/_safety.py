@@ -52,7 +52,9 @@ def predict(client: httpx.Client, name: str, unit: str = "u1", **features: float
                        json={"unit_id": unit, "features": features or {"amount": 1.0}})  # fmt: skip
 
 
-def champion_serve(args: list[str], env: dict[str, str], timeout: float = 30.0) -> subprocess.CompletedProcess:
+def champion_serve(
+    args: list[str], env: dict[str, str], timeout: float = 30.0
+) -> subprocess.CompletedProcess:
     """Run ``champion serve ...`` to its end (for start-up refusals)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("CHAMPION_")}
     full.update(env)
@@ -78,7 +80,7 @@ def serve_process(args: list[str], env: dict[str, str] | None = None) -> Iterato
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                out, err = proc.communicate()
+                _, err = proc.communicate()
                 raise RuntimeError(f"champion serve exited {proc.returncode}: {err.decode()}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

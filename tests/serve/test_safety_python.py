@@ -75,7 +75,8 @@ def test_an_allowed_pattern_does_not_allow_other_modules(tmp_path):
         ({"kind": "sklearn", "target": "../../outside.joblib"}, "body.models.a.target"),
         ({"kind": "mlflow", "target": "file:///srv/model"}, "body.models.a.target"),
         ({"kind": "http", "target": "http://127.0.0.1:9/x",
-          "options": {"headers": {"x": "${CHAMPION_ADMIN_TOKEN}"}}}, "body.models.a.options.headers"),
+          "options": {"headers": {"x": "${CHAMPION_ADMIN_TOKEN}"}}},
+         "body.models.a.options.headers"),
         ({"kind": "my-own-kind", "target": "x"}, "body.models.a.kind"),
     ],
 )  # fmt: skip
