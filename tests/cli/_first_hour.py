@@ -23,7 +23,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 
 def one_line(text: str) -> str:
     """Words only: usage errors come in a box that wraps lines."""
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+    return " ".join(re.sub(r"[│╭╮╰╯─┃━┏┓┗┛]", " ", text).split())
 
 
 def registered(spec: Experiment, folder: Path, *, start: bool = True) -> tuple[Path, Path]:

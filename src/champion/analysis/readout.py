@@ -487,7 +487,7 @@ def _evidence(
     usable = c.status == "ok" and not math.isnan(c.test.p_value)
     note = {
         NO_OUTCOMES: "no outcomes yet",
-        "empty_arm": "an arm has no units",
+        "empty_arm": "an arm has no counted units yet (a unit counts once its window closes)",
         "too_few": "too few units for a test",
         "zero_variance": "no variation yet (no conversions in either arm)",
         "zero_baseline": "the champion's value is 0, so the relative lift is undefined",

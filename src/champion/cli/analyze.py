@@ -177,6 +177,7 @@ def analyze(
 ) -> None:
     """Read out an experiment: health, effects, segments, guardrails and the decision."""
     from champion.analysis.readout import build_report
+    from champion.report.early import early_readout
     from champion.report.terminal import render_terminal
 
     with user_errors():
@@ -195,10 +196,11 @@ def analyze(
             report = _record_looks(registry, report)
         if html is not None:
             _write_html(report, html)
+    early = early_readout(report, spec)
     if json_output:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "early": early.to_dict() if early else None})
     else:
-        render_terminal(report, console)
+        render_terminal(report, console, early)
         if html is not None:
             console.print(f"HTML report written to {escape(str(html))}", highlight=False)
     if registry is None and report.new_looks:

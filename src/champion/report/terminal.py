@@ -16,9 +16,12 @@ from rich.panel import Panel
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from champion.analysis.readout import ChallengerResult, MetricResult, Report
+    from datetime import datetime
 
-__all__ = ["DECISION_STYLES", "fmt_diff", "fmt_value", "render_terminal"]
+    from champion.analysis.readout import ChallengerResult, MetricResult, Report
+    from champion.report.early import EarlyReadout
+
+__all__ = ["DECISION_STYLES", "early_lines", "fmt_diff", "fmt_value", "render_terminal"]
 
 DECISION_STYLES = {
     "rollout_full": "bold green",
@@ -282,8 +285,73 @@ def _decision(report: Report) -> Panel:
     return Panel("\n".join(lines), title="Decision", title_align="left", box=box.HEAVY)
 
 
-def render_terminal(report: Report, console: Console) -> None:
-    """Print the whole read-out: health, metrics, segments, guardrails, serving, decision."""
+def _in(at: datetime, now: datetime) -> str:
+    seconds = (at - now).total_seconds()
+    if seconds <= 0:
+        return "passed"
+    hours = seconds / 3600
+    if hours < 1:
+        return f"in {math.ceil(seconds / 60)} min"
+    if hours < 48:
+        return f"in {hours:.0f} h"
+    return f"in {hours / 24:.1f} days"
+
+
+def _ms(x: float) -> str:
+    return "-" if _nan(x) else f"{x:.3g} ms" if x < 10 else f"{x:,.0f} ms"
+
+
+def early_lines(early: EarlyReadout) -> list[tuple[str, str]]:
+    """The early read-out as (label, text) rows, shared by the terminal and the HTML page."""
+    exposed = ", ".join(f"{v} {n:,}" for v, n in early.exposed.items())
+    rows = [
+        ("exposed", f"{early.total:,} units ({exposed})"),
+        (
+            "counted",
+            (
+                f"{early.counted:,} units: a unit counts once its {early.window_days:g}-day "
+                f"window for {early.metric} has closed"
+            ),
+        ),
+        ("waiting", f"{early.waiting:,} units still inside their window"),
+    ]
+    if early.first_due is not None:
+        when = f"{early.first_due:%Y-%m-%d %H:%M} UTC ({_in(early.first_due, early.as_of)})"
+        rows.append(("first read-out", f"{when}: the first exposed unit's window closes"))
+    if early.all_due is not None:
+        when = f"{early.all_due:%Y-%m-%d %H:%M} UTC ({_in(early.all_due, early.as_of)})"
+        rows.append(("all counted", f"{when}: every unit exposed so far is counted"))
+    for s in early.serving:
+        rate = "-" if _nan(s.error_rate) else f"{s.error_rate:.2%}"
+        rows.append(
+            (
+                f"serving {s.variant}",
+                (
+                    f"{s.requests:,} requests, {s.errors:,} errors ({rate}), "
+                    f"p50 {_ms(s.p50_ms)}, p95 {_ms(s.p95_ms)}"
+                ),
+            )
+        )
+    return rows
+
+
+def _early(early: EarlyReadout) -> Panel:
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column()
+    for label, text in early_lines(early):
+        t.add_row(escape(label), escape(text))
+    note = (
+        "Metrics read only units whose window has closed; until then the decision is "
+        "extend. Serving health needs no window: it is read from the exposures."
+    )
+    return Panel(Group(t, note), title="Before the windows close", title_align="left",
+                 box=box.ROUNDED)  # fmt: skip
+
+
+def render_terminal(report: Report, console: Console, early: EarlyReadout | None = None) -> None:
+    """Print the whole read-out: health, metrics, segments, guardrails, serving, decision;
+    ``early`` (champion.report.early) adds what can be said before the windows close."""
     state = ""
     if report.state is not None:
         s = report.state
@@ -293,9 +361,11 @@ def render_terminal(report: Report, console: Console) -> None:
         f"(champion) vs {escape(', '.join(report.challengers))}",
         highlight=False,
     )
+    nothing_counted = early is not None and early.counted == 0
     for panel in (
         _health(report),
-        _metrics(report),
+        _early(early) if early is not None else None,
+        None if nothing_counted else _metrics(report),
         _segments(report),
         _guardrails(report),
         _latency(report),
