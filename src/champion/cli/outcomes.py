@@ -13,12 +13,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from champion.cli._options import EventsOption, LegacyEventsDb, events_target
-from champion.cli._output import console, print_json, user_errors
+from champion.cli._metric_names import known_outcome_names, unknown_metrics
+from champion.cli._options import EventsOption, LegacyEventsDb, RegistryOnly, events_target
+from champion.cli._output import console, err_console, print_json, user_errors
 from champion.errors import InvalidArgument
 from champion.events.outcomes import LoadResult, load_outcome_file
 from champion.events.parquet import ParquetSink
 from champion.events.postgres import PostgresSink
+from champion.events.schema import Outcome
 from champion.events.sink import EventSink
 
 __all__ = ["outcomes_app"]
@@ -77,15 +79,35 @@ def load(
     ],
     events: EventsOption = None,
     db: LegacyEventsDb = None,
+    registry: RegistryOnly = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse a file naming a metric no registered experiment reads."
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check an outcome file whole, then store all of it, or nothing."""
+    """Check an outcome file whole, then store all of it, or nothing.
+
+    Metric names are checked against the registered experiments (--registry, or
+    champion.db here): a name none of them reads is loaded with a warning that names the
+    close match, or refused with --strict.
+    """
+    unknown: list[str] = []
     with user_errors():
+        known = known_outcome_names(registry, strict)
         sink = _sink(events, db)
+
+        def check(outcomes: list[Outcome]) -> None:
+            unknown.extend(unknown_metrics(outcomes, known, strict))
+
         try:
-            result = load_outcome_file(file, sink)
+            result = load_outcome_file(file, sink, check if known is not None else None)
         finally:
             sink.close()
+    for line in unknown:
+        err_console.print(f"warning: {line}", highlight=False, markup=False, soft_wrap=True)
     if json_output:
         print_json(result.to_dict())
     else:

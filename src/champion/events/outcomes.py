@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -323,10 +324,17 @@ def _content_id(path: Path) -> str:
     return f"load-{digest.hexdigest()[:32]}"
 
 
-def load_outcome_file(path: str | os.PathLike[str], sink: EventSink) -> LoadResult:
-    """Check the whole file, then store it in one batch (all or nothing) in ``sink``."""
+def load_outcome_file(
+    path: str | os.PathLike[str],
+    sink: EventSink,
+    check: Callable[[list[Outcome]], object] | None = None,
+) -> LoadResult:
+    """Check the whole file, then store it in one batch (all or nothing) in ``sink``;
+    ``check`` sees every row first and may refuse the file by raising."""
     path = Path(path)
     outcomes = read_outcome_file(path)
+    if check is not None:
+        check(outcomes)
     batch_id = _content_id(path)
     stored = sink.write(outcomes, batch_id)
     times = [o.ts for o in outcomes]
