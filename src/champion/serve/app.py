@@ -348,7 +348,7 @@ def _parse_spec_body(raw: bytes, content_type: str, settings: GatewaySettings) -
 def _admin_routes(app: FastAPI, router: Router) -> None:
     deps = [Depends(_admin_scope)]
     settings: GatewaySettings = app.state.settings
-    reads = error_responses(401, 403, 404, 409, 503)
+    reads = error_responses(401, 403, 404, 409, 422, 503)
 
     @app.get("/v1/experiments", dependencies=deps, tags=["admin"], responses=reads)
     async def list_experiments(request: Request) -> list[dict[str, Any]]:

@@ -109,7 +109,9 @@ def _json(status: int, code: str, message: str, field: str | None = None) -> JSO
 def _is_timeout(e: BaseException) -> bool:
     """A prediction error caused by a timeout (an HTTP model's httpx.TimeoutException)."""
     cause = e.__cause__
-    return isinstance(cause, TimeoutError) or type(cause).__name__.endswith("TimeoutException")
+    return cause is not None and any(
+        c is TimeoutError or c.__name__ == "TimeoutException" for c in type(cause).__mro__
+    )
 
 
 def status_of(e: ChampionError) -> int:

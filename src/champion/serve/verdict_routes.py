@@ -16,9 +16,18 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from champion.serve.errors import error_responses
+
 __all__ = ["verdict_routes"]
 
 CACHE_SECONDS = 2.0
+_ERRORS = error_responses(401, 403, 413, 422)
+
+
+def _gate(refused: int, when: str) -> dict[int | str, dict[str, Any]]:
+    """A Flagger gate's statuses: its refusal carries the verdict, not an error body."""
+    return {**_ERRORS, refused: {"description": f"{when} (the body is the verdict); or a "
+                                 "token without the scope (an error body)"}}  # fmt: skip
 
 
 def _unknown(reason: str) -> dict[str, Any]:
@@ -49,7 +58,8 @@ def verdict_routes(app: FastAPI, scope: Any) -> None:
         cache[key] = (time.monotonic(), answer)
         return answer
 
-    @app.get("/v1/experiments/{name}/verdict", dependencies=deps, tags=["delivery"])
+    @app.get("/v1/experiments/{name}/verdict", dependencies=deps, tags=["delivery"],
+             responses=_ERRORS)  # fmt: skip
     async def verdict(
         name: str, request: Request,
         stage: int | None = Query(None, ge=0, le=100, description="the stage index asked about"),
@@ -63,18 +73,19 @@ def verdict_routes(app: FastAPI, scope: Any) -> None:
         return JSONResponse(answer, status_code=status)
 
     @app.post("/v1/experiments/{name}/flagger/confirm-promotion", dependencies=deps,
-              tags=["delivery"])  # fmt: skip
+              tags=["delivery"], responses=_gate(403, "not pass"))  # fmt: skip
     async def confirm_promotion(name: str, request: Request) -> JSONResponse:
         """Flagger promotes only on 200: 200 when the verdict is pass, else 403."""
         return await gate(name, request, "pass", 403)
 
     @app.post("/v1/experiments/{name}/flagger/confirm-traffic-increase", dependencies=deps,
-              tags=["delivery"])  # fmt: skip
+              tags=["delivery"], responses=_gate(403, "not pass"))  # fmt: skip
     async def confirm_traffic_increase(name: str, request: Request) -> JSONResponse:
         """Flagger shifts more traffic only on 200: 200 when the verdict is pass, else 403."""
         return await gate(name, request, "pass", 403)
 
-    @app.post("/v1/experiments/{name}/flagger/rollback", dependencies=deps, tags=["delivery"])
+    @app.post("/v1/experiments/{name}/flagger/rollback", dependencies=deps, tags=["delivery"],
+              responses=_gate(404, "not fail"))  # fmt: skip
     async def rollback(name: str, request: Request) -> JSONResponse:
         """Flagger rolls back on 200: 200 when the verdict is fail, else 404."""
         return await gate(name, request, "fail", 404)
