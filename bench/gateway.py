@@ -270,7 +270,7 @@ def router_us_per_call(root: Path, calls: int) -> float:
     spec = load_spec(root / "bench.yaml")
     models = {}
     for name in spec.models:
-        adapter = FunctionAdapter(constant, name)
+        adapter = FunctionAdapter(constant, name, inline=True)
         adapter.load()
         models[name] = adapter
     features = json.loads((root / "features.json").read_text())

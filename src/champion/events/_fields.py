@@ -17,9 +17,11 @@ from champion.errors import InvalidArgument
 
 __all__ = [
     "EXPOSURE_CHECKS",
+    "EXPOSURE_REQUEST_CHECKS",
     "NAME_RULE",
     "OUTCOME_CHECKS",
     "SHADOW_CHECKS",
+    "SHADOW_REQUEST_CHECKS",
     "Check",
     "is_name",
     "validate",
@@ -138,11 +140,15 @@ def _metric(kind: str, name: str, value: object) -> str:
 
 
 def _attributes(kind: str, name: str, value: object) -> dict[str, str]:
+    if type(value) is dict:  # the common case in one pass: a dict of ASCII strings
+        for k, v in value.items():
+            if type(k) is not str or type(v) is not str or not (k.isascii() and v.isascii()):
+                break
+        else:
+            return value
     if isinstance(value, Mapping) and all(
         type(k) is str and type(v) is str for k, v in value.items()
     ):
-        if type(value) is dict and all(k.isascii() and v.isascii() for k, v in value.items()):
-            return value
         return {_utf8(k): _utf8(v) for k, v in value.items()}
     raise InvalidArgument(
         f"{kind}.{name}", value, "must map strings to strings, e.g. {'country': 'FR'}"
@@ -175,6 +181,24 @@ EXPOSURE_CHECKS: tuple[tuple[str, Check], ...] = (
     ("score", _optional_number),
     ("attributes", _attributes),
     ("exposed", _flag),
+)
+# The fields of an exposure that come from the request (or a model's error text) when the
+# router builds it: the others are names from a validated spec, the router's own clock and
+# the assigner's numbers, checked where they were made.
+EXPOSURE_REQUEST_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("ts", _ts),
+    ("unit_id", _text),
+    ("request_id", _optional_text),
+    ("error", _optional_text),
+    ("prediction", _optional_text),
+    ("attributes", _attributes),
+)
+SHADOW_REQUEST_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("ts", _ts),
+    ("unit_id", _text),
+    ("request_id", _optional_text),
+    ("prediction", _optional_text),
+    ("error", _optional_text),
 )
 SHADOW_CHECKS: tuple[tuple[str, Check], ...] = (
     ("ts", _ts),

@@ -18,7 +18,14 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from champion.errors import InvalidArgument
-from champion.events._fields import EXPOSURE_CHECKS, OUTCOME_CHECKS, SHADOW_CHECKS, validate
+from champion.events._fields import (
+    EXPOSURE_CHECKS,
+    EXPOSURE_REQUEST_CHECKS,
+    OUTCOME_CHECKS,
+    SHADOW_CHECKS,
+    SHADOW_REQUEST_CHECKS,
+    validate,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -80,6 +87,37 @@ class Exposure:
     def __post_init__(self) -> None:
         validate(self, "Exposure", EXPOSURE_CHECKS)
 
+    @classmethod
+    def trusted(
+        cls, experiment: str, unit_id: str, variant: str, model: str, allocation_version: int,
+        probability: float, request_id: str | None, latency_ms: float | None,
+        error: str | None, prediction: str | None, score: float | None,
+        attributes: Mapping[str, str], exposed: bool, ts: datetime,
+    ) -> Exposure:  # fmt: skip
+        """An exposure whose names and numbers the caller made itself (the router: names
+        from a validated spec, the assigner's probability and version, a finite latency and
+        score): only what a request or a model can put in (``ts``, ids, error and
+        prediction text, attributes) is checked, once per field as in the constructor.
+        """
+        event = object.__new__(cls)
+        put = object.__setattr__
+        put(event, "experiment", experiment)
+        put(event, "unit_id", unit_id)
+        put(event, "variant", variant)
+        put(event, "model", model)
+        put(event, "allocation_version", allocation_version)
+        put(event, "probability", probability)
+        put(event, "request_id", request_id)
+        put(event, "latency_ms", latency_ms)
+        put(event, "error", error)
+        put(event, "prediction", prediction)
+        put(event, "score", score)
+        put(event, "attributes", attributes)
+        put(event, "exposed", exposed)
+        put(event, "ts", ts)
+        validate(event, "Exposure", EXPOSURE_REQUEST_CHECKS)
+        return event
+
     @property
     def date(self) -> date:
         """The UTC day of ``ts``: the partition the event lands in."""
@@ -112,6 +150,32 @@ class Shadow:
         validate(self, "Shadow", SHADOW_CHECKS)
         if self.score is not None and self.served_score is not None:
             object.__setattr__(self, "divergence", abs(self.score - self.served_score))
+
+    @classmethod
+    def trusted(
+        cls, experiment: str, unit_id: str, model: str, request_id: str | None,
+        prediction: str | None, score: float | None, latency_ms: float | None,
+        error: str | None, served_score: float | None, ts: datetime,
+    ) -> Shadow:  # fmt: skip
+        """A shadow event whose names and numbers the caller made itself (see
+        :meth:`Exposure.trusted`): only ``ts``, ids, error and prediction text are checked.
+        """
+        event = object.__new__(cls)
+        put = object.__setattr__
+        put(event, "experiment", experiment)
+        put(event, "unit_id", unit_id)
+        put(event, "model", model)
+        put(event, "request_id", request_id)
+        put(event, "prediction", prediction)
+        put(event, "score", score)
+        put(event, "latency_ms", latency_ms)
+        put(event, "error", error)
+        put(event, "served_score", served_score)
+        put(event, "ts", ts)
+        divergence = None if score is None or served_score is None else abs(score - served_score)
+        put(event, "divergence", divergence)
+        validate(event, "Shadow", SHADOW_REQUEST_CHECKS)
+        return event
 
     @property
     def date(self) -> date:

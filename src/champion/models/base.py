@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 import importlib
 import json
 import math
+import statistics
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 __all__ = [
+    "INLINE_BUDGET_US",
     "AdapterOptions",
     "ModelAdapter",
     "Prediction",
@@ -53,12 +57,18 @@ class AdapterOptions(BaseModel):
     features: list[str] | None = Field(
         default=None, min_length=1, description="ordered feature names the model reads"
     )
-    inline: bool = Field(
-        default=False, description="apredict runs on the event loop (for microsecond models)"
+    inline: bool | None = Field(
+        default=None,
+        description="true: apredict runs on the event loop; false: always in a worker thread; "
+        "unset: decided at load time by timing the example (fast models run on the loop)",
     )
 
 
 T = TypeVar("T", bound=AdapterOptions)
+
+INLINE_BUDGET_US = 500.0
+"""A sync model whose check call takes at most this long (median, microseconds) runs on the
+event loop: a hop to a thread and back would cost more than the model itself."""
 
 
 def parse_options(model: str, cls: type[T], options: Mapping[str, Any]) -> T:
@@ -104,7 +114,9 @@ class ModelAdapter(abc.ABC):
 
     Subclasses implement :meth:`load` and :meth:`predict`; frameworks that score a whole
     matrix at once also override :meth:`predict_batch`. The async variants run the sync
-    ones in a worker thread unless the adapter is natively async or ``inline``.
+    ones on the adapter's own thread pool (never the event loop's shared default executor,
+    so a slow model cannot starve another) unless the adapter is natively async or
+    ``inline``. ``inline=None`` is decided by :meth:`decide_inline` once loaded.
     """
 
     kind: ClassVar[str] = "custom"
@@ -115,13 +127,15 @@ class ModelAdapter(abc.ABC):
         *,
         features: Sequence[str] | None = None,
         example: Mapping[str, Any] | None = None,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> None:
         self.name = name
         self.features: list[str] | None = list(features) if features is not None else None
         self.example: dict[str, Any] | None = dict(example) if example is not None else None
         self.inline = inline
         self.loaded = False
+        self.check_us: float | None = None  # median time of the check call, when measured
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, loaded={self.loaded})"
@@ -157,12 +171,55 @@ class ModelAdapter(abc.ABC):
     async def apredict(self, features: Mapping[str, Any]) -> Prediction:
         if self.inline:
             return self.predict(features)
-        return await asyncio.to_thread(self.predict, features)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), self.predict, features)
 
     async def apredict_batch(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         if self.inline:
             return self.predict_batch(rows)
-        return await asyncio.to_thread(self.predict_batch, rows)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads(), self.predict_batch, rows)
+
+    def _threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=8, thread_name_prefix=f"champion-model-{self.name}"
+            )
+        return pool
+
+    def stop_threads(self) -> None:
+        """Shut the adapter's thread pool down (calls already running finish on their own)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def decide_inline(self, budget_us: float = INLINE_BUDGET_US) -> bool:
+        """Settle ``inline`` once loaded: a sync model whose check call takes at most
+        ``budget_us`` (median of a few calls) runs on the event loop; a slower one, one that
+        cannot be timed (no example, no declared features) or a natively async one does not.
+        An ``inline`` set explicitly is kept.
+        """
+        if self.inline is not None:
+            return self.inline
+        row = self.check_row() if not self.is_async else None
+        if row is None:
+            self.inline = False
+            return False
+        took: list[float] = []
+        for _ in range(7):
+            start = time.perf_counter()
+            try:
+                self.predict(row)
+            except Exception:  # the check call already reported what fails on this row
+                self.inline = False
+                return False
+            took.append((time.perf_counter() - start) * 1e6)
+            if took[-1] > 20 * budget_us:  # clearly slow: no need to call it again
+                break
+        self.check_us = statistics.median(took[1:] if len(took) > 1 else took)
+        self.inline = self.check_us <= budget_us
+        return self.inline
 
     def close(self) -> None:  # noqa: B027 (optional hook: most adapters hold nothing to free)
         """Free connections or sessions; the adapter must be loaded again to be used."""

@@ -66,7 +66,7 @@ class OnnxAdapter(ModelAdapter):
         proba: Literal["positive", "vector"] = "positive",
         threads: int | None = None,
         example: Mapping[str, Any] | None = None,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> None:
         super().__init__(name, features=features, example=example, inline=inline)
         self.path = Path(path)

@@ -52,7 +52,7 @@ class SklearnAdapter(ModelAdapter):
         proba: Literal["positive", "vector"] = "positive",
         features: Sequence[str] | None = None,
         example: Mapping[str, Any] | None = None,
-        inline: bool = False,
+        inline: bool | None = None,
     ) -> None:
         super().__init__(name, features=features, example=example, inline=inline)
         self.path = Path(path)

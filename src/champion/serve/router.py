@@ -1,41 +1,50 @@
 """The in-process Router: assign, call the variant's model, answer, shadow, and log.
 
 Usable inside a user's own service without HTTP; the gateway is a thin shell around it.
-It keeps every experiment's runtime in memory and, when built on a registry, a background
-thread polls the registry's global version and swaps in new runtimes when it moves.
+It keeps every experiment's plan (runtime and loaded models) in memory and, when built on a
+registry, a background thread polls the registry's global version and swaps in new plans
+when it moves. An experiment that fails to load is ``unavailable`` on its own; the others
+keep serving.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 from champion.assign import Assignment
-from champion.errors import ExperimentNotFound, ModelLoadError
+from champion.errors import ExperimentNotFound, ExperimentUnavailable, PredictionError
 from champion.events import EventWriter, Exposure, Shadow, encode_prediction
 from champion.events.schema import utc_now
 from champion.models import ModelAdapter, load_model
-from champion.serve.runtime import Runtime, build_runtime
+from champion.serve.runtime import Runtime, ShadowTarget, build_runtime
 from champion.serve.shadow import ShadowOutcome, ShadowRunner
 from champion.serve.sources import StateSource
-from champion.spec import Experiment
 
 __all__ = ["Routed", "Router", "RouterObserver"]
 
 log = logging.getLogger("champion.router")
 
+_ARCHIVED = "archived"
+
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """The answer to one request, and how it was reached."""
+    """The answer to one request, and how it was reached.
+
+    ``prediction_json`` is the prediction as JSON text (what the exposure logs), so the
+    gateway writes its answer without serialising the prediction again.
+    """
 
     prediction: Any
     variant: str
@@ -46,6 +55,7 @@ class Routed:
     reason: str
     latency_ms: float
     error: str | None = None
+    prediction_json: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +64,18 @@ class Routed:
             "model": self.model,
             "request_id": self.request_id,
         }
+
+    def to_json(self) -> bytes:
+        """:meth:`to_dict` as compact JSON bytes (the gateway's predict answer)."""
+        import json
+
+        text = self.prediction_json
+        if text is None:
+            text = json.dumps(self.prediction, separators=(",", ":"), allow_nan=False)
+        return (
+            f'{{"prediction":{text},"variant":{json.dumps(self.variant)},'
+            f'"model":{json.dumps(self.model)},"request_id":{json.dumps(self.request_id)}}}'
+        ).encode()
 
 
 class RouterObserver:
@@ -69,16 +91,25 @@ class RouterObserver:
     def shadow_dropped(self, experiment: str, model: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One experiment as served now: its runtime and the models it can route to."""
+
+    runtime: Runtime
+    models: Mapping[str, ModelAdapter]
+    shadows: tuple[tuple[ShadowTarget, ModelAdapter], ...]
+    segments: tuple[str, ...] | None
+
+
 @dataclass(slots=True)
 class _Call:
     """One request in flight: what was decided and which model answers."""
 
-    runtime: Runtime
+    plan: _Plan
     assignment: Assignment
     request_id: str
     unit: str
     attributes: Mapping[str, Any] | None
-    features: Mapping[str, Any]
     model: str
     start: float
     ts: datetime
@@ -99,7 +130,8 @@ class Router:
     """Routes requests for every experiment a :class:`StateSource` provides.
 
     ``clock`` stamps the events: the wall clock by default; a simulation or a backfill
-    passes its own so exposures land on the days they describe.
+    passes its own so exposures land on the days they describe. ``shadow_concurrency``
+    bounds the shadow calls waiting per shadow model (past it they are dropped and counted).
     """
 
     def __init__(
@@ -123,14 +155,18 @@ class Router:
         self._models: dict[tuple[str, str], ModelAdapter] = {}
         self.observer = observer or RouterObserver()
         self._fallback = fallback_to_champion
-        self._runtimes: dict[str, Runtime] = {}
-        self.unavailable: dict[str, str] = {}
-        self._shadows = ShadowRunner(self._shadow_done, max_concurrency=shadow_concurrency)
+        self._plans: dict[str, _Plan] = {}
+        self._unavailable: dict[str, str] = {}
+        self._shadows = ShadowRunner(self._shadow_done, max_queue=shadow_concurrency)
         self._random = random.Random()
+        self._ids = count()
+        self._id_prefix = os.urandom(8).hex()
         self._stop = threading.Event()
         self._version = -1
         self._refresh_lock = threading.Lock()
-        self.refresh(strict=True)
+        # Spec files are the operator's own: a broken one stops the start. A registry may
+        # hold a broken experiment: it is unavailable, and the others serve.
+        self.refresh(strict=not source.dynamic)
         self._poller: threading.Thread | None = None
         if source.dynamic and poll_interval > 0:
             self._poller = threading.Thread(
@@ -142,59 +178,99 @@ class Router:
 
     @property
     def experiments(self) -> dict[str, Runtime]:
-        return self._runtimes
+        return {name: plan.runtime for name, plan in self._plans.items()}
 
     @property
     def version(self) -> int:
         return self._version
 
-    def runtime(self, experiment: str) -> Runtime:
-        runtime = self._runtimes.get(experiment)
-        if runtime is None:
-            raise ExperimentNotFound(experiment, sorted(self._runtimes))
-        return runtime
+    @property
+    def source(self) -> StateSource:
+        return self._source
 
-    def _model(self, spec: Experiment, name: str) -> ModelAdapter:
+    def unavailable(self) -> dict[str, str]:
+        """Experiments that failed to load, with why; the others serve meanwhile."""
+        return dict(self._unavailable)
+
+    def runtime(self, experiment: str) -> Runtime:
+        return self._plan(experiment).runtime
+
+    def _plan(self, experiment: str) -> _Plan:
+        plan = self._plans.get(experiment)
+        if plan is None:
+            problem = self._unavailable.get(experiment)
+            if problem is not None:
+                raise ExperimentUnavailable(experiment, problem)
+            raise ExperimentNotFound(experiment, sorted(self._plans))
+        return plan
+
+    def _model(self, spec: Any, name: str) -> ModelAdapter:
         key = (spec.name, name)
         adapter = self._models.get(key)
         if adapter is None:
             adapter = self._given_models.get(name)
             if adapter is None:
                 adapter = load_model(name, spec.models[name], self._models_dir)
+            adapter.decide_inline()
             self._models[key] = adapter
         return adapter
 
-    def _build(self, state: Any) -> Runtime:
+    def _build(self, state: Any) -> _Plan:
         runtime = build_runtime(
             state.spec, state=state.state, allocation=state.allocation, version=state.version
         )
-        for name in {
-            runtime.champion,
-            *runtime.spec.challengers,
-            *(t.model for t in runtime.shadows),
-        }:
-            self._model(runtime.spec, name)
-        return runtime
+        spec = runtime.spec
+        # Only models that can get traffic in this state are loaded: the champion always (it
+        # answers everyone outside running/completed, and on a challenger's failure), the
+        # variants with a share or a QA override while the split is live, and the shadows.
+        names = {runtime.champion}
+        if runtime.splits_traffic:
+            shares = runtime.assigner.probabilities
+            names.update(v for v in spec.challengers if shares.get(v, 0.0) > 0.0)
+            names.update(v for v in (spec.overrides or {}).values() if v in spec.models)
+        models = {name: self._model(spec, name) for name in sorted(names)}
+        shadows = tuple((t, self._model(spec, t.model)) for t in runtime.shadows)
+        segments = tuple(spec.segments) if spec.segments else None
+        return _Plan(runtime, models, shadows, segments)
 
     def refresh(self, *, strict: bool = False) -> bool:
-        """Reload changed experiments; True when anything changed."""
+        """Reload changed experiments; True when anything changed.
+
+        Each experiment is built on its own: whatever fails (a spec the assigner refuses, a
+        model that does not load) makes that experiment unavailable, with the reason, and
+        the others keep serving. ``strict`` raises the first failure instead.
+        """
         with self._refresh_lock:
             version, states = self._source.changes(self._version)
             if not states and version == self._version:
                 return False
-            runtimes = dict(self._runtimes)
+            plans = dict(self._plans)
             for state in states:
+                name = state.name
                 try:
-                    runtimes[state.name] = self._build(state)
-                    self.unavailable.pop(state.name, None)
-                except ModelLoadError as e:
+                    if state.state == _ARCHIVED:
+                        plans.pop(name, None)
+                        self._unavailable.pop(name, None)
+                        self._forget_models(name)
+                        continue
+                    plans[name] = self._build(state)
+                    self._unavailable.pop(name, None)
+                except Exception as e:
                     if strict:
                         raise
-                    self.unavailable[state.name] = str(e)
-                    log.error("experiment %s cannot be served: %s", state.name, e)
-            self._runtimes = runtimes
+                    plans.pop(name, None)
+                    self._unavailable[name] = str(e) or type(e).__name__
+                    log.error("experiment %s cannot be served: %s", name, e)
+            self._plans = plans
             self._version = version
             return True
+
+    def _forget_models(self, experiment: str) -> None:
+        for key in [k for k in self._models if k[0] == experiment]:
+            adapter = self._models.pop(key)
+            if adapter not in self._given_models.values():
+                adapter.close()
+                adapter.stop_threads()
 
     def _poll(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -209,19 +285,21 @@ class Router:
         self, experiment: str, unit_id: str, attributes: Mapping[str, Any] | None = None
     ) -> Assignment:
         """The variant for a unit, for callers that run the model themselves."""
-        runtime = self.runtime(experiment)
-        return runtime.assigner.assign(unit_id, attributes)
+        return self._plan(experiment).runtime.assigner.assign(unit_id, attributes)
 
     def _begin(
         self, experiment: str, unit_id: str | None, request_id: str | None,
-        attributes: Mapping[str, Any] | None, features: Mapping[str, Any],
+        attributes: Mapping[str, Any] | None,
     ) -> _Call:  # fmt: skip
-        runtime = self.runtime(experiment)
-        request_id = request_id or uuid.uuid4().hex
+        plan = self._plan(experiment)
+        request_id = request_id or f"{self._id_prefix}{next(self._ids):012x}"
         unit = unit_id if unit_id is not None else request_id
-        assignment = runtime.assigner.assign(unit, attributes)
-        return _Call(runtime, assignment, request_id, unit, attributes, features,
-                     assignment.variant, time.perf_counter(), self._clock())  # fmt: skip
+        assignment = plan.runtime.assigner.assign(unit, attributes)
+        model = assignment.variant
+        if model not in plan.models:  # a variant without traffic in this state
+            model = plan.runtime.champion
+        return _Call(plan, assignment, request_id, unit, attributes, model,
+                     time.perf_counter(), self._clock())  # fmt: skip
 
     def predict(
         self,
@@ -232,14 +310,30 @@ class Router:
         *,
         request_id: str | None = None,
     ) -> Routed:
-        """Serve one request; shadow calls start after the answer is ready."""
-        call = self._begin(experiment, unit_id, request_id, attributes, features)
+        """Serve one request; shadow calls start after the answer is ready.
+
+        Whatever happens, the request is logged and counted once: a model that fails (and a
+        champion fallback that fails too) is an exposure with its error.
+        """
+        call = self._begin(experiment, unit_id, request_id, attributes)
+        prediction: Any = None
         try:
-            prediction = self._model(call.runtime.spec, call.model).predict(features)
-        except Exception as e:
-            self._fall_back(call, e)
-            prediction = self._model(call.runtime.spec, call.model).predict(features)
-        return self._finish(call, prediction)
+            try:
+                prediction = call.plan.models[call.model].predict(features)
+            except Exception as e:
+                if not self._switch_to_champion(call, e):
+                    raise
+                try:
+                    prediction = call.plan.models[call.model].predict(features)
+                except Exception as fallback:
+                    self._fallback_failed(call, fallback)
+                    raise
+        finally:
+            exposure, routed = self._served(call, prediction)
+            if exposure is not None and self._events is not None:
+                self._events.log(exposure)
+        self._shadow(call, routed, features)
+        return routed
 
     async def apredict(
         self,
@@ -252,115 +346,105 @@ class Router:
     ) -> Routed:
         """:meth:`predict` for an event loop (the gateway's hot path).
 
-        The exposure is logged with :meth:`EventWriter.alog`: in sync mode the wait for its
-        fsync leaves the loop free for other requests.
+        A model measured fast at load time runs right here; others run on their own thread
+        pool, natively async ones are awaited. The exposure is logged with
+        :meth:`EventWriter.alog`: in sync mode the wait for its fsync leaves the loop free.
         """
-        call = self._begin(experiment, unit_id, request_id, attributes, features)
+        call = self._begin(experiment, unit_id, request_id, attributes)
+        prediction: Any = None
         try:
-            prediction = await self._model(call.runtime.spec, call.model).apredict(features)
-        except Exception as e:
-            if not self._switch_to_champion(call, e):
-                await self._alog(self._served(call, None)[0])
-                raise
-            prediction = await self._model(call.runtime.spec, call.model).apredict(features)
-        exposure, routed = self._served(call, prediction)
-        await self._alog(exposure)
-        self._shadow(call, routed)
+            try:
+                adapter = call.plan.models[call.model]
+                if adapter.inline and not adapter.is_async:
+                    prediction = adapter.predict(features)
+                else:
+                    prediction = await adapter.apredict(features)
+            except Exception as e:
+                if not self._switch_to_champion(call, e):
+                    raise
+                try:
+                    prediction = await call.plan.models[call.model].apredict(features)
+                except Exception as fallback:
+                    self._fallback_failed(call, fallback)
+                    raise
+        finally:
+            exposure, routed = self._served(call, prediction)
+            if exposure is not None and self._events is not None:
+                await self._events.alog(exposure)
+        self._shadow(call, routed, features)
         return routed
-
-    async def _alog(self, event: Exposure | None) -> None:
-        if self._events is not None and event is not None:
-            await self._events.alog(event)
-
-    def _fall_back(self, call: _Call, error: Exception) -> None:
-        """Record a model's failure; switch to the champion, or log and re-raise."""
-        if not self._switch_to_champion(call, error):
-            self._finish(call, None)
-            raise error
 
     def _switch_to_champion(self, call: _Call, error: Exception) -> bool:
         """Record a model's failure; False when there is no champion to fall back to."""
         call.error = f"{type(error).__name__}: {error}"
-        if not self._fallback or call.model == call.runtime.champion:
+        if not self._fallback or call.model == call.plan.runtime.champion:
             return False
-        call.model = call.runtime.champion
+        call.model = call.plan.runtime.champion
         return True
 
-    def _finish(self, call: _Call, prediction: Any) -> Routed:
-        exposure, routed = self._served(call, prediction)
-        if self._events is not None and exposure is not None:
-            self._events.log(exposure)
-        self._shadow(call, routed)
-        return routed
+    def _fallback_failed(self, call: _Call, error: Exception) -> None:
+        failed = f"{type(error).__name__}: {error}"
+        call.error = f"{call.error}; the champion {call.model} failed too: {failed}"
 
     def _served(self, call: _Call, prediction: Any) -> tuple[Exposure | None, Routed]:
         """The request's exposure event (None without an event store) and its answer."""
-        runtime, assignment = call.runtime, call.assignment
+        plan, assignment = call.plan, call.assignment
+        runtime = plan.runtime
         latency_ms = (time.perf_counter() - call.start) * 1000.0
+        text: str | None = None
+        score: float | None = None
+        if prediction is not None:
+            try:
+                text, score = _encode(prediction)
+                call.served_score = score
+            except Exception as e:
+                call.error = f"{type(e).__name__}: {e}"
+                prediction = None
         exposed = assignment.exposed and runtime.splits_traffic
-        served_json, served_score = encode_prediction(prediction)
-        call.served_score = served_score
         self.observer.served(runtime.name, assignment.variant, latency_ms, call.error is not None)
-        exposure = None
-        if self._events is not None:
-            exposure = Exposure(
-                experiment=runtime.name,
-                unit_id=call.unit,
-                variant=assignment.variant,
-                model=call.model,
-                allocation_version=runtime.version,
-                probability=assignment.probability,
-                request_id=call.request_id,
-                latency_ms=latency_ms,
-                error=call.error,
-                prediction=served_json if prediction is not None else None,
-                score=served_score,
-                attributes=_segment_attributes(runtime, call.attributes),
-                exposed=exposed,
-                ts=call.ts,
-            )
         routed = Routed(prediction, assignment.variant, call.model, call.request_id, call.unit,
-                        exposed, assignment.reason, latency_ms, call.error)  # fmt: skip
+                        exposed, assignment.reason, latency_ms, call.error, text)  # fmt: skip
+        if self._events is None:
+            return None, routed
+        attributes = call.attributes
+        # The router made every name and number itself: only the request's values are checked.
+        exposure = Exposure.trusted(
+            runtime.name, call.unit, assignment.variant, call.model, runtime.version,
+            assignment.probability, call.request_id, latency_ms, call.error, text, score,
+            _segment_attributes(plan.segments, attributes) if attributes else {}, exposed,
+            call.ts,
+        )  # fmt: skip
         return exposure, routed
 
-    def _shadow(self, call: _Call, routed: Routed) -> None:
+    def _shadow(self, call: _Call, routed: Routed, features: Mapping[str, Any]) -> None:
         """Start the shadows once the answer is ready (and its exposure logged)."""
-        if routed.prediction is not None:
-            self._start_shadows(
-                call.runtime, call.unit, call.request_id, call.served_score, call.features, call.ts
-            )
-
-    # -- shadows -----------------------------------------------------------------------------
-
-    def _start_shadows(
-        self, runtime: Runtime, unit: str, request_id: str, served_score: float | None,
-        features: Mapping[str, Any], ts: datetime,
-    ) -> None:  # fmt: skip
-        for target in runtime.shadows:
+        if routed.prediction is None and routed.error is not None:
+            raise PredictionError(routed.model, routed.error)  # an answer that is not JSON
+        shadows = call.plan.shadows
+        if not shadows:
+            return
+        runtime = call.plan.runtime
+        context = None
+        for target, adapter in shadows:
             if target.sample < 1.0 and self._random.random() >= target.sample:
                 continue
-            context = _ShadowContext(runtime.name, unit, request_id, served_score, ts)
-            adapter = self._model(runtime.spec, target.model)
+            if context is None:
+                context = _ShadowContext(runtime.name, call.unit, call.request_id,
+                                         call.served_score, call.ts)  # fmt: skip
             if not self._shadows.submit(
                 adapter, features, timeout_ms=target.timeout_ms, context=context
             ):
                 self.observer.shadow_dropped(runtime.name, target.model)
 
+    # -- shadows -----------------------------------------------------------------------------
+
     def _shadow_done(self, outcome: ShadowOutcome) -> None:
         ctx: _ShadowContext = outcome.context
-        text, value = (None, None) if outcome.error else encode_prediction(outcome.prediction)
-        event = Shadow(
-            experiment=ctx.experiment,
-            unit_id=ctx.unit_id,
-            model=outcome.model,
-            request_id=ctx.request_id,
-            prediction=text,
-            score=value,
-            latency_ms=outcome.latency_ms,
-            error=outcome.error,
-            served_score=ctx.served_score,
-            ts=ctx.ts,
-        )
+        text, value = (None, None) if outcome.error else _encode(outcome.prediction)
+        event = Shadow.trusted(
+            ctx.experiment, ctx.unit_id, outcome.model, ctx.request_id, text, value,
+            outcome.latency_ms, outcome.error, ctx.served_score, ctx.ts,
+        )  # fmt: skip
         self.observer.shadowed(
             ctx.experiment, outcome.model, outcome.latency_ms, outcome.error, event.divergence
         )
@@ -383,6 +467,7 @@ class Router:
         self._shadows.close()
         for adapter in self._models.values():
             adapter.close()
+            adapter.stop_threads()
         self._source.close()
 
     def __enter__(self) -> Router:
@@ -392,9 +477,32 @@ class Router:
         self.close()
 
 
-def _segment_attributes(runtime: Runtime, attributes: Mapping[str, Any] | None) -> dict[str, str]:
+def _encode(prediction: Any) -> tuple[str, float | None]:
+    """:func:`encode_prediction`, with the common plain answers written without a round trip."""
+    kind = type(prediction)
+    if kind is float:
+        if math.isfinite(prediction):
+            return float.__repr__(prediction), prediction
+    elif kind is int:
+        return int.__repr__(prediction), float(prediction)
+    elif (
+        kind is str
+        and prediction.isascii()
+        and prediction.isprintable()
+        and ('"' not in prediction and "\\" not in prediction)
+    ):
+        return f'"{prediction}"', None
+    return encode_prediction(prediction)
+
+
+def _segment_attributes(
+    segments: tuple[str, ...] | None, attributes: Mapping[str, Any]
+) -> dict[str, str]:
     """The request attributes the analysis segments by (all of them when none are declared)."""
-    if not attributes:
-        return {}
-    keys = runtime.spec.segments or attributes.keys()
-    return {k: str(attributes[k]) for k in keys if k in attributes and attributes[k] is not None}
+    keys = segments if segments is not None else attributes.keys()
+    out = {}
+    for k in keys:
+        v = attributes.get(k)
+        if v is not None:
+            out[k] = v if type(v) is str else str(v)
+    return out

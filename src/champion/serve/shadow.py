@@ -1,17 +1,27 @@
-"""Shadow calls off the hot path: bounded, timed out, logged, never awaited by the caller.
+"""Shadow calls off the hot path: one bounded queue and one worker thread per shadow model.
 
-Every shadow call runs on one background event loop owned by the runner, and sync models run
-on the runner's own thread pool, so a slow or hung shadow can never occupy the threads that
-serve the champion. Concurrency is bounded by a semaphore whose slot is released only when
-the call really ends: past the bound, new shadow calls are dropped and counted.
+``submit`` only appends to the model's queue (and wakes its worker when it sleeps): the
+request that triggered it never waits. The worker takes what has queued up, at most
+``max_batch`` calls, and scores them with one ``predict_batch`` (``apredict_batch`` on the
+worker's own event loop for natively async models such as HTTP), so under load a shadow at
+100% costs one model call per batch, not per request. A model without a ``predict_batch``
+of its own (a plain Python function) is called row by row by the same worker. A queue that
+is full drops the call and counts it. Each model has its own worker and queue: a slow or
+hung shadow fills and drops only its own calls and never holds a thread that serves the
+champion.
+
+A call whose model call took longer than the shadow's timeout is logged as ``timeout after
+N ms`` without a prediction (an async model is cancelled at the deadline; a sync one cannot
+be interrupted and is logged when it returns). If a batch fails, its calls are retried one
+by one so that one bad row does not fail its neighbours.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,44 +49,59 @@ class ShadowStats:
     errors: int = 0
     timeouts: int = 0
     dropped: int = 0
+    batches: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
-def _timed(predict: Callable[[dict], Any], features: dict) -> tuple[Any, float]:
-    start = time.perf_counter()
-    prediction = predict(features)
-    return prediction, (time.perf_counter() - start) * 1000.0
+# One queued call: the features, the timeout in seconds and the caller's context.
+_Item = tuple[Mapping[str, Any], float, Any]
+
+
+class _Lane:
+    """One shadow model's queue and the thread that drains it."""
+
+    __slots__ = ("adapter", "batches", "busy", "idle", "queue", "thread", "wake")
+
+    def __init__(self, adapter: ModelAdapter) -> None:
+        self.adapter = adapter
+        # Natively async models and frameworks with their own predict_batch score a batch in
+        # one call; the others would only loop over its rows.
+        self.batches = (
+            adapter.is_async or type(adapter).predict_batch is not ModelAdapter.predict_batch
+        )
+        self.queue: deque[_Item] = deque()
+        self.wake = threading.Event()
+        self.idle = True  # the worker waits on ``wake``: a submit must set it
+        self.busy = 0  # calls taken from the queue and not handed on yet
+        self.thread: threading.Thread | None = None
 
 
 class ShadowRunner:
-    """Runs shadow predictions in the background; ``submit`` returns at once."""
+    """Runs shadow predictions in the background; ``submit`` returns at once.
+
+    ``max_queue`` bounds the calls waiting per shadow model; ``max_batch`` the calls one
+    model call scores; ``linger`` is how long a worker that woke up waits for more calls to
+    join its batch (seconds; the answer to the caller has already gone).
+    """
 
     def __init__(
         self,
         on_result: Callable[[ShadowOutcome], None],
         *,
-        max_concurrency: int = 64,
+        max_queue: int = 1024,
+        max_batch: int = 64,
+        linger: float = 0.002,
     ) -> None:
         self._on_result = on_result
+        self._max_queue = max_queue
+        self._max_batch = max_batch
+        self._linger = linger
         self.stats = ShadowStats()
         self._lock = threading.Lock()
-        self._pending = 0
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="champion-shadow"
-        )
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="champion-shadow-loop", daemon=True
-        )
-        self._thread.start()
+        self._lanes: dict[int, _Lane] = {}
         self._closed = False
-
-    def _count(self, field: str) -> None:
-        with self._lock:
-            setattr(self.stats, field, getattr(self.stats, field) + 1)
 
     def submit(
         self,
@@ -86,70 +111,124 @@ class ShadowRunner:
         timeout_ms: float,
         context: Any = None,
     ) -> bool:
-        """Queue one shadow call; False (and counted) when every slot is busy or closed."""
-        if self._closed or not self._slots.acquire(blocking=False):
-            self._count("dropped")
-            return False
-        self._count("submitted")
-        with self._lock:
-            self._pending += 1
-        try:
-            asyncio.run_coroutine_threadsafe(
-                self._call(adapter, dict(features), timeout_ms / 1000.0, context), self._loop
-            )
-        except RuntimeError:  # the loop closed between the check and the call
-            self._slots.release()
+        """Queue one shadow call; False (and counted) when its queue is full or closed.
+
+        ``features`` is kept as given, not copied: the caller must not change it afterwards
+        (the gateway's request bodies are parsed per request and never touched again).
+        """
+        lane = self._lanes.get(id(adapter))
+        if lane is None:
+            lane = self._lane(adapter)
+        if self._closed or len(lane.queue) >= self._max_queue:
             with self._lock:
-                self._pending -= 1
-            self._count("dropped")
+                self.stats.dropped += 1
             return False
+        with self._lock:
+            self.stats.submitted += 1
+        lane.queue.append((features, timeout_ms / 1000.0, context))
+        if lane.idle:
+            lane.wake.set()
         return True
 
-    async def _call(
-        self, adapter: ModelAdapter, features: dict, timeout: float, context: Any
-    ) -> None:
+    def _lane(self, adapter: ModelAdapter) -> _Lane:
+        with self._lock:
+            lane = self._lanes.get(id(adapter))
+            if lane is None:
+                lane = _Lane(adapter)
+                lane.thread = threading.Thread(
+                    target=self._work, args=(lane,), name=f"champion-shadow-{adapter.name}",
+                    daemon=True,
+                )  # fmt: skip
+                lane.thread.start()
+                self._lanes[id(adapter)] = lane
+            return lane
+
+    # -- the worker ----------------------------------------------------------------------
+
+    def _work(self, lane: _Lane) -> None:
+        loop = asyncio.new_event_loop() if lane.adapter.is_async else None
+        queue = lane.queue
+        try:
+            while True:
+                if not queue:
+                    if self._closed:
+                        return
+                    lane.idle = True
+                    if not queue:  # a submit between the check and the flag set no wake
+                        lane.wake.wait(0.5)
+                    lane.wake.clear()
+                    lane.idle = False
+                    continue
+                if self._linger and len(queue) < self._max_batch and not self._closed:
+                    time.sleep(self._linger)  # let concurrent requests join this batch
+                n = min(len(queue), self._max_batch)
+                lane.busy = n
+                batch = [queue.popleft() for _ in range(n)]
+                try:
+                    if lane.batches:
+                        self._run(lane.adapter, batch, loop)
+                    else:  # a model that scores row by row: time (and cut) each call alone
+                        for item in batch:
+                            self._run(lane.adapter, [item], loop)
+                            lane.busy -= 1
+                finally:
+                    lane.busy = 0
+        finally:
+            if loop is not None:
+                loop.close()
+
+    def _run(self, adapter: ModelAdapter, batch: list[_Item], loop: Any) -> None:
+        timeout = min(item[1] for item in batch)
         start = time.perf_counter()
-        prediction: Any = None
-        error: str | None = None
-        took: float | None = None  # the model's own time, when it ran on the pool
-        release_now = True
         try:
-            if adapter.is_async:
-                prediction = await asyncio.wait_for(adapter.apredict(features), timeout)
-            else:
-                future = self._pool.submit(_timed, adapter.predict, features)
-                # The slot follows the thread: a hung model keeps it until it returns.
-                release_now = False
-                future.add_done_callback(lambda _f: self._slots.release())
-                prediction, took = await asyncio.wait_for(
-                    asyncio.shield(asyncio.wrap_future(future)), timeout
-                )
+            predictions = self._call(adapter, [item[0] for item in batch], timeout, loop)
         except TimeoutError:
-            error = f"timeout after {timeout * 1000:g} ms"
-            self._count("timeouts")
+            predictions = None
+            error: str | None = f"timeout after {timeout * 1000:g} ms"
         except Exception as e:
-            error = f"{type(e).__name__}: {e}"
-            self._count("errors")
-        finally:
-            if release_now:
-                self._slots.release()
-        # Queueing on a busy host is not the model's latency; a timeout is the time waited.
-        latency_ms = took if took is not None else (time.perf_counter() - start) * 1000.0
-        if error is None:
-            self._count("completed")
-        outcome = ShadowOutcome(adapter.name, prediction, latency_ms, error, context)
-        try:
-            self._on_result(outcome)
-        except Exception:  # a logging failure must not kill the loop
-            self._count("errors")
-        finally:
-            with self._lock:
-                self._pending -= 1
+            if len(batch) > 1:  # find the row at fault: the others still get answers
+                for item in batch:
+                    self._run(adapter, [item], loop)
+                return
+            predictions, error = None, f"{type(e).__name__}: {e}"
+        else:
+            error = None
+            if len(predictions) != len(batch):
+                predictions = None
+                error = f"ValueError: {len(batch)} rows gave {len(predictions or [])} predictions"
+        took = (time.perf_counter() - start) * 1000.0
+        if error is None and took > timeout * 1000.0:  # a sync model that overran
+            error, predictions = f"timeout after {timeout * 1000:g} ms", None
+        with self._lock:
+            stats = self.stats
+            stats.batches += 1
+            if error is None:
+                stats.completed += len(batch)
+            elif error.startswith("timeout"):
+                stats.timeouts += len(batch)
+            else:
+                stats.errors += len(batch)
+        name, on_result = adapter.name, self._on_result
+        for i, item in enumerate(batch):
+            prediction = predictions[i] if predictions is not None else None
+            try:
+                on_result(ShadowOutcome(name, prediction, took, error, item[2]))
+            except Exception:  # a logging failure must not kill the worker
+                with self._lock:
+                    self.stats.errors += 1
+
+    @staticmethod
+    def _call(adapter: ModelAdapter, rows: list[Mapping[str, Any]], timeout: float,
+              loop: Any) -> list[Any]:  # fmt: skip
+        if loop is None:
+            return adapter.predict_batch(rows)
+        return loop.run_until_complete(asyncio.wait_for(adapter.apredict_batch(rows), timeout))  # type: ignore[no-any-return]
+
+    # -- waiting and closing -------------------------------------------------------------
 
     def in_flight(self) -> int:
         """Shadow calls submitted whose result has not been handed on yet."""
-        with self._lock:
-            return self._pending
+        return sum(len(lane.queue) + lane.busy for lane in list(self._lanes.values()))
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every submitted call has been logged (tests, shutdown)."""
@@ -159,12 +238,14 @@ class ShadowRunner:
         return self.in_flight() == 0
 
     def close(self, timeout: float = 5.0) -> None:
+        """Finish what is queued (within ``timeout``), then stop the workers."""
         if self._closed:
             return
-        self._closed = True
         self.drain(timeout)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        if not self._loop.is_running():
-            self._loop.close()
+        self._closed = True
+        for lane in list(self._lanes.values()):
+            lane.wake.set()
+        deadline = time.monotonic() + timeout
+        for lane in list(self._lanes.values()):
+            if lane.thread is not None:
+                lane.thread.join(max(0.0, deadline - time.monotonic()))
