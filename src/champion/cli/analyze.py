@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from champion.registry.records import LookRecord
     from champion.spec import Experiment
 
-__all__ = ["analyze", "load_data"]
+__all__ = ["analyze", "events_store", "load_data", "read_out"]
 
 _HINT = "'--events'"
 
@@ -142,6 +142,30 @@ def load_data(target: str, spec: Experiment, as_of: datetime | None) -> Analysis
         ) from e
 
 
+def read_out(
+    name: str, target: str, spec_file: Path | None, registry: str | None, as_of: str | None
+) -> tuple[Report, Experiment]:
+    """The read-out as ``analyze`` prints it, its decision points recorded in the registry."""
+    from champion.analysis.readout import build_report
+
+    spec, state, history, ledger = _spec_and_state(name, spec_file, registry)
+    data = load_data(target, spec, _as_of(as_of))
+    if data.health.exposed_units == 0:
+        raise ValueError(
+            f"no exposures for experiment {name!r} in {target}: check the name and that "
+            "the gateway logs exposures there (exposed = true)"
+        )
+    report = build_report(data, spec, state=state, history=history, ledger=ledger)
+    if registry is not None and report.new_looks:
+        report = _record_looks(registry, report)
+    return report, spec
+
+
+def events_store(events: str | None, db: str | None = None) -> str:
+    """The event store a command reads: ``--events`` (or the deprecated ``--db``), checked."""
+    return _store_target(events, db)
+
+
 def _write_html(report: Report, path: Path) -> None:
     from champion.report.html import write_html
 
@@ -176,24 +200,13 @@ def analyze(
     ] = None,
 ) -> None:
     """Read out an experiment: health, effects, segments, guardrails and the decision."""
-    from champion.analysis.readout import build_report
     from champion.report.early import early_readout
     from champion.report.terminal import render_terminal
 
     with user_errors():
-        target = _store_target(events, db)
         if registry is None and spec_file is None and Path(DEFAULT_FILE).is_file():
             registry = DEFAULT_URL  # the registry `champion experiment create` wrote here
-        spec, state, history, ledger = _spec_and_state(name, spec_file, registry)
-        data = load_data(target, spec, _as_of(as_of))
-        if data.health.exposed_units == 0:
-            raise ValueError(
-                f"no exposures for experiment {name!r} in {target}: check the name and that "
-                "the gateway logs exposures there (exposed = true)"
-            )
-        report = build_report(data, spec, state=state, history=history, ledger=ledger)
-        if registry is not None and report.new_looks:
-            report = _record_looks(registry, report)
+        report, spec = read_out(name, _store_target(events, db), spec_file, registry, as_of)
         if html is not None:
             _write_html(report, html)
     early = early_readout(report, spec)

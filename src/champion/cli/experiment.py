@@ -19,6 +19,7 @@ from rich.table import Table
 
 from champion.cli._options import RegistryOption
 from champion.cli._output import console, print_json, user_errors
+from champion.cli._stages import warn_ramp
 from champion.registry import AuditEntry, ExperimentState, Registry, allowed_actions
 from champion.spec import load_spec, spec_to_dict
 
@@ -220,7 +221,8 @@ def ramp(
     expect: Expect = None,
     json_output: Json = False,
 ) -> None:
-    """Set one challenger's share; the champion takes the rest."""
+    """Set one challenger's share; the champion takes the rest (warns off the spec's stages)."""
+    warn_ramp(db, name, to, challenger)
     _write(db, name, expect, json_output, lambda r, v: r.ramp(
         name, to, challenger=challenger, expected_version=v, by=by, reason=reason))  # fmt: skip
 
