@@ -123,3 +123,24 @@ def test_an_unknown_status_is_refused_naming_the_allowed_ones() -> None:
         m.set_guardrail("fraud", "challenger", "latency_p99", "bad", k=0, stop_after=3)
     with pytest.raises(InvalidArgument):
         m.set_guardrail("fraud", "challenger", "latency_p99", "PASS", k=0, stop_after=3)
+
+
+def test_a_guardrail_gauge_shows_the_worst_of_its_rules():
+    """The since-start rule passing must not hide its change scan's violation (or a
+    no_data) on the one gauge per guardrail."""
+    from champion.monitor.loop import worst_per_guardrail
+    from champion.monitor.rules import RuleStatus
+
+    def rule(kind, status, k=0, stop_after=1, guardrail="error_rate"):
+        return RuleStatus(guardrail, "b", kind, kind, status, 0.0, 0.0, 0.0, k, stop_after, 1,
+                          "w", 0.01)  # fmt: skip
+
+    rules = [rule("comparative", "pass"), rule("change", "violation", 1), rule("slo", "pass"),
+             rule("slo", "no_data", guardrail="latency_p95_ms"),
+             rule("slo", "violation", 1, 3, guardrail="latency_p95_ms"),
+             rule("slo", "violation", 2, 3, guardrail="latency_p95_ms")]  # fmt: skip
+    worst = {r.guardrail: r for r in worst_per_guardrail(rules)}
+    assert worst["error_rate"].kind == "change"
+    assert worst["latency_p95_ms"].status == "violation"
+    assert worst["latency_p95_ms"].k == 2
+    assert rule("change", "pass").key == rule("change", "violation", 1).key

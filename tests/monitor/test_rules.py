@@ -259,6 +259,7 @@ def test_the_scan_finds_a_change_in_the_recent_windows_the_since_start_rule_dilu
     assert scan.status == VIOLATION
     assert scan.stop
     assert scan.rule.endswith("change in the last 4 windows")
+    assert scan.kind == "change"
     level = scan_alpha(spec.monitor, 0.01, index)
     z = stats.norm.isf(level)
     recent = _cum(windows[-4:])

@@ -12,6 +12,7 @@ from typing import Any
 from champion.analysis.store import EventStore
 from champion.monitor.alerts import Alert, Webhook
 from champion.monitor.metrics import MonitorMetrics
+from champion.monitor.rules import RuleStatus
 from champion.monitor.tick import ExperimentTick, tick
 from champion.registry import Registry
 
@@ -38,7 +39,7 @@ class Monitor:
     ) -> None:
         self.registry, self.open_store, self.names = registry, open_store, tuple(names)
         self.dry_run, self.webhook, self.metrics = dry_run, webhook, metrics
-        self._violating: set[tuple[str, str, str, str]] = set()
+        self._violating: set[tuple[str, str, str, str, str]] = set()
         self._proposed: set[tuple[str, str]] = set()
 
     def tick(self, now: datetime | None = None) -> list[ExperimentTick]:
@@ -71,7 +72,7 @@ class Monitor:
                 self.metrics.count_error(r.name)
             if r.percent is not None:
                 self.metrics.set_stage(r.name, r.percent)
-            for rule in r.rules:
+            for rule in worst_per_guardrail(r.rules):
                 self.metrics.set_guardrail(
                     r.name, rule.variant, rule.guardrail, rule.status, rule.k, rule.stop_after
                 )
@@ -80,7 +81,7 @@ class Monitor:
         if self.webhook is None:
             return
         for rule in r.rules:
-            key = (r.name, rule.variant, rule.guardrail, rule.rule)
+            key = (r.name, *rule.key)
             if rule.status == "violation" and key not in self._violating:
                 self._violating.add(key)
                 self._send("violation", r.name, f"{r.name}: {rule.describe()}", rule.to_dict())
@@ -101,3 +102,23 @@ class Monitor:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+#: the order in which a guardrail's rules speak for it on the metrics: the worst first
+_SEVERITY = {"violation": 0, "no_data": 1, "inconclusive": 2, "warn": 3, "pass": 4}
+
+
+def worst_per_guardrail(rules: Sequence[RuleStatus]) -> list[RuleStatus]:
+    """One rule per (variant, guardrail): the worst status, the nearest to stopping among
+    equals, so a gauge shows a violation whichever of its rules has it."""
+    chosen: dict[tuple[str, str], RuleStatus] = {}
+    for rule in rules:
+        key = (rule.variant, rule.guardrail)
+        rank = (_SEVERITY.get(rule.status, 1), -rule.k / max(rule.stop_after, 1))
+        held = chosen.get(key)
+        if held is None or rank < (
+            _SEVERITY.get(held.status, 1),
+            -held.k / max(held.stop_after, 1),
+        ):
+            chosen[key] = rule
+    return list(chosen.values())

@@ -82,6 +82,7 @@ _COMPARATIVE = ("error_rate", "latency_mean_ms")
 #: should be caught within a few thousand requests
 TUNING_REQUESTS = 4_000
 _NAN = float("nan")
+CHANGE = "change"
 PASS, WARN, VIOLATION, INCONCLUSIVE, NO_DATA = (
     "pass",
     "warn",
@@ -98,7 +99,7 @@ class RuleStatus:
     guardrail: str
     variant: str
     rule: str  # "max 0.01", "max_ratio 1.1 x champion", "non-inferiority margin 0.005"
-    kind: str  # "slo" or "comparative"
+    kind: str  # "slo", "comparative", "change" (the comparative rule's scan) or "stage"
     status: str  # pass, violation, inconclusive, no_data
     estimate: float
     bound: float  # the one-sided bound that decides
@@ -112,6 +113,11 @@ class RuleStatus:
     @property
     def stop(self) -> bool:
         return self.k >= self.stop_after
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What stays the same from tick to tick (a change scan names a new lookback)."""
+        return (self.guardrail, self.variant, self.kind, "" if self.kind == CHANGE else self.rule)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -501,7 +507,7 @@ def judge_change(
             _, lookback, diff, lower, n = best
             harm = lower > margin
             label = f"non-inferiority margin {margin:g}, change in the last {lookback} windows"
-            out.append(RuleStatus(g.name, v, label, "comparative", VIOLATION if harm else PASS,
+            out.append(RuleStatus(g.name, v, label, CHANGE, VIOLATION if harm else PASS,
                                   diff, lower, margin, int(harm), 1, int(n), last_start,
                                   level))  # fmt: skip
     return out
