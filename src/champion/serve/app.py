@@ -76,7 +76,8 @@ _ADMIN_ERRORS = error_responses(401, 403, 404, 409, 413, 422, 503)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
 
 
-def _predict_scope(request: Request, _: Bearer) -> None:
+async def _predict_scope(request: Request, _: Bearer) -> None:
+    # async: a sync dependency would cost every predict a hop to the threadpool and back.
     require_scope(request, "predict")
 
 

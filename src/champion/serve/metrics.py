@@ -48,7 +48,7 @@ class GatewayMetrics(RouterObserver):
             "champion_shadow_errors", "Shadow calls that failed or timed out",
             ["experiment", "model"], registry=r,
         )  # fmt: skip
-        self.shadow_dropped = Counter(
+        self.shadow_drops = Counter(  # not shadow_dropped: that is the observer hook below
             "champion_shadow_dropped", "Shadow calls dropped at the concurrency bound",
             ["experiment", "model"], registry=r,
         )  # fmt: skip
@@ -83,7 +83,7 @@ class GatewayMetrics(RouterObserver):
             self.divergence.labels(experiment, model).observe(divergence)
 
     def shadow_dropped(self, experiment: str, model: str) -> None:
-        self.shadow_dropped.labels(experiment, model).inc()
+        self.shadow_drops.labels(experiment, model).inc()
 
     def record_events(self, counters: dict[str, object]) -> None:
         for name, value in counters.items():
