@@ -19,6 +19,7 @@ from champion.cli.plan import plan
 from champion.cli.rollout import rollout_app
 from champion.cli.serve import serve
 from champion.cli.shadow import shadow_report
+from champion.cli.simulate import simulate
 from champion.cli.validate import validate
 
 __all__ = ["app", "main"]
@@ -39,6 +40,7 @@ app.command(name="assign")(assign)
 app.command(name="shadow-report")(shadow_report)
 app.command(name="analyze")(analyze)
 app.command(name="monitor")(monitor)
+app.command(name="simulate")(simulate)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(decide_app, name="decide")
