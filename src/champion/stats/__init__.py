@@ -5,6 +5,16 @@ frozen dataclasses; a degenerate experiment is a result with a ``status``, not a
 docs/statistics.md gives each method's formula and reference.
 """
 
+from champion.stats.adaptive import (
+    AdaptiveStats,
+    ArmValues,
+    UniformGain,
+    adaptive_stats,
+    arm_values,
+    gain_over_uniform,
+    holdout_comparison,
+)
+from champion.stats.adaptive_sim import AdaptiveSimulation, simulate_adaptive
 from champion.stats.always_valid import (
     ConfidenceSequence,
     MSPRTResult,
@@ -69,6 +79,7 @@ from champion.stats.quantile import (
     order_statistic_ranks,
     quantile_difference,
 )
+from champion.stats.race import PolicyRace, Race, race
 from champion.stats.ratio import ratio_test
 from champion.stats.results import ChiSquareResult, SampleSize, SRMResult, Status, TestResult
 from champion.stats.sequential import (
@@ -88,6 +99,9 @@ from champion.stats.stratified import (
 from champion.stats.sufficient import CovariateStats, MeanStats, ProportionStats, RatioStats
 
 __all__ = [
+    "AdaptiveSimulation",
+    "AdaptiveStats",
+    "ArmValues",
     "BayesResult",
     "ChiSquareResult",
     "ClusteredQuantile",
@@ -99,8 +113,10 @@ __all__ = [
     "MeanStats",
     "NonInferiorityResult",
     "PSIResult",
+    "PolicyRace",
     "ProportionStats",
     "QuantileEstimate",
+    "Race",
     "RateCI",
     "RatioStats",
     "RegretSimulation",
@@ -111,7 +127,10 @@ __all__ = [
     "StratifiedResult",
     "StratumEstimate",
     "TestResult",
+    "UniformGain",
+    "adaptive_stats",
     "adjust_p_values",
+    "arm_values",
     "bayes_compare",
     "bonferroni_alpha",
     "bonferroni_ci",
@@ -131,9 +150,11 @@ __all__ = [
     "crossing_probabilities",
     "cuped",
     "days_needed",
+    "gain_over_uniform",
     "histogram_mean",
     "histogram_quantile",
     "histogram_quantile_arrays",
+    "holdout_comparison",
     "mde_mean",
     "mde_proportion",
     "msprt",
@@ -152,6 +173,7 @@ __all__ = [
     "psi",
     "psi_reading",
     "quantile_difference",
+    "race",
     "ratio_test",
     "reject",
     "sample_size_mean",
@@ -161,6 +183,7 @@ __all__ = [
     "sequential_inflation",
     "sequential_srm",
     "sequential_srm_path",
+    "simulate_adaptive",
     "simulate_regret",
     "spending_function",
     "srm",
