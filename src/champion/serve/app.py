@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import yaml
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from champion.errors import (
@@ -492,7 +492,7 @@ def _ops_routes(app: FastAPI, router: Router) -> None:
         status, body = _readiness(request.app, router)
         return Response(json.dumps(body), status_code=status, media_type="application/json")
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=True)
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: requests, latency, errors, shadows, event writer counters."""
         writer: EventWriter | None = request.app.state.events

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from champion.errors import (
     ChampionError,
@@ -151,6 +152,16 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, e: ApiError) -> JSONResponse:
@@ -166,11 +177,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(422, "invalid_request", messages, _location(tuple(first.get("loc", ()))))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 400:  # FastAPI could not decode the body: the caller's input
+            return _json(422, "invalid_request", "the body is not valid JSON in UTF-8", "body")
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             e.status_code, "http_error"
         )
-        return _json(e.status_code, code, str(e.detail))
+        response = _json(e.status_code, code, str(e.detail))
+        response.headers.update(e.headers or {})
+        if e.status_code == 405:
+            response.headers["allow"] = _allowed_methods(request)
+        return response
 
     @app.exception_handler(ChampionError)
     async def _champion(request: Request, e: ChampionError) -> JSONResponse:
