@@ -74,6 +74,7 @@ class Evidence:
     decided_at: datetime | None = None
     next_fraction: float = math.nan  # information fraction of the next decision point
     time_up: bool = False  # the maximum duration has passed, and the primary window after it
+    mde: float = math.nan  # the design's MDE as a relative improvement (nan: no design)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,20 @@ def _lift(e: Evidence) -> str:
     how = f", {e.how}" if e.how else ""
     p = "" if math.isnan(e.p_value) else f", p = {e.p_value:.2g}"
     return f"{e.metric} {_pct(e.improvement)}{ci}{p}{how}"
+
+
+def _about_mde(e: Evidence) -> str:
+    """What a non-significant result says about the effect's size: only an interval inside
+    ±MDE rules out effects that large; a wide one says the experiment could not tell."""
+    lo, hi = e.improvement_ci
+    if math.isnan(e.mde) or math.isnan(lo) or math.isnan(hi):
+        return "the data cannot tell a real effect from none at this sample"
+    if -e.mde < lo and hi < e.mde:
+        return f"the interval rules out effects as large as the MDE ({_pct(e.mde)} either way)"
+    return (
+        f"the interval still holds effects as large as the MDE ({_pct(e.mde)} either way): "
+        "the experiment could not tell a real effect from none"
+    )
 
 
 def _remaining(e: Evidence) -> str:
@@ -193,10 +208,7 @@ def decide_one(
         return _rollout(e, rules)
     if e.final:
         return "keep", (
-            (
-                f"{e.variant}: not significant on {_lift(e)} at the final look: any effect is "
-                "likely smaller than the MDE"
-            ),
+            (f"{e.variant}: not significant on {_lift(e)} at the final look: {_about_mde(e)}"),
         )
     if not e.time_up and (e.more_units is None or e.more_units > 0):
         beyond = "" if e.within_reach else ", beyond the maximum duration at this rate"
@@ -210,12 +222,7 @@ def decide_one(
         why = "the sample the design needs is reached"
     else:
         why = "the maximum duration is reached"
-    return "keep", (
-        (
-            f"{e.variant}: not significant on {_lift(e)} and {why}: any effect is likely smaller "
-            "than the MDE"
-        ),
-    )
+    return "keep", ((f"{e.variant}: not significant on {_lift(e)} and {why}: {_about_mde(e)}"),)
 
 
 def decide(

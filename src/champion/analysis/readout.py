@@ -38,9 +38,10 @@ from champion.analysis.segments import SegmentResult, segment_results
 from champion.errors import InvalidArgument
 from champion.spec.design import Design
 from champion.spec.models import DecisionRules, Experiment, Metric
-from champion.stats._normal import delta_rel_ci
+from champion.stats._normal import delta_rel_ci, log_rel_ci
 from champion.stats.multiple import adjust_p_values
 from champion.stats.quantile import QuantileEstimate, histogram_quantile
+from champion.stats.results import TestResult
 
 if TYPE_CHECKING:
     from champion.registry.records import AuditEntry, ExperimentState, LookRecord
@@ -162,19 +163,48 @@ def _compare_metric(
     strata = agg.strata()
     covariate = kind_of(m.kind).adjusts(m)
     return {
-        v: compare_strata(
-            m.name,
-            m.kind,
-            m.direction,
-            strata,
-            champion,
-            v,
-            covariate=covariate,
-            alpha=alpha,
-            alternative=alternative,
+        v: _rel_ci_for_kind(
+            compare_strata(
+                m.name,
+                m.kind,
+                m.direction,
+                strata,
+                champion,
+                v,
+                covariate=covariate,
+                alpha=alpha,
+                alternative=alternative,
+            )
         )
         for v in challengers
     }
+
+
+def _rel_ci(c: Comparison, t: TestResult, critical: float) -> tuple[float, float]:
+    """The relative-lift interval at ``critical``: on the log scale for a proportion (a ratio
+    of rates cannot fall below -100%), by the delta method otherwise."""
+    if c.kind == "proportion":
+        return log_rel_ci(
+            t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, t.alternative,
+            critical=critical,
+        )[1]  # fmt: skip
+    return delta_rel_ci(
+        t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, "two-sided",
+        critical=critical,
+    )[1]  # fmt: skip
+
+
+def _rel_ci_for_kind(c: Comparison) -> Comparison:
+    """A proportion's comparison with its relative-lift interval on the log scale, at the
+    same confidence as its difference's interval (CUPED and strata included)."""
+    t = c.test
+    if c.kind != "proportion" or not c.ok or not (c.se > 0):
+        return c
+    lo, hi = t.diff_ci
+    critical = (hi - t.diff) / c.se if math.isfinite(hi) else (t.diff - lo) / c.se
+    if not math.isfinite(critical):
+        return c
+    return replace(c, test=replace(t, rel_lift_ci=_rel_ci(c, t, critical)))
 
 
 def _adjusted(p_values: list[float], correction: str) -> list[float]:
@@ -206,10 +236,7 @@ def _always_valid_test(c: Comparison, interval: tuple[float, float]) -> Comparis
     """``c`` with the always-valid interval as its CI (and the relative CI it implies)."""
     t = c.test
     critical = (interval[1] - t.diff) / c.se
-    _, rel_ci = delta_rel_ci(
-        t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, "two-sided",
-        critical=critical,
-    )  # fmt: skip
+    rel_ci = _rel_ci(c, replace(t, alternative="two-sided"), critical)
     test = replace(
         t, diff_ci=interval, rel_lift_ci=rel_ci, method=f"{t.method}, always-valid interval"
     )
@@ -520,4 +547,14 @@ def _evidence(
         decided_at=look.decided_at if look is not None else None,
         next_fraction=look.next_fraction if look is not None else math.nan,
         time_up=time_up,
+        mde=_relative_mde(power, c.test.control),
     )
+
+
+def _relative_mde(power: Power | None, control: float) -> float:
+    """The design's MDE as a relative change (an absolute one over the champion's level)."""
+    if power is None or math.isnan(power.mde):
+        return math.nan
+    if power.relative:
+        return abs(power.mde)
+    return abs(power.mde / control) if control else math.nan

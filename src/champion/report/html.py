@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion.report.terminal import fmt_diff, fmt_value
+from champion.report.terminal import fmt_diff, fmt_value, significance
 
 if TYPE_CHECKING:
     from champion.analysis.readout import MetricResult, Report
@@ -270,7 +270,7 @@ def _metrics_table(report: Report) -> str:
                 "-" if math.isnan(t.rel_lift) else f"{t.rel_lift:+.1%}",
                 "-" if math.isnan(t.p_value) else f"{t.p_value:.4f}",
                 "-" if math.isnan(r.p_value_adjusted) else f"{r.p_value_adjusted:.4f}",
-                "yes" if r.significant else "no",
+                significance(r),
                 "-"
                 if math.isnan(r.comparison.chance_to_beat)
                 else f"{r.comparison.chance_to_beat:.1%}",

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from champion.analysis.readout import ChallengerResult, MetricResult, Report
     from champion.report.early import EarlyReadout
 
-__all__ = ["DECISION_STYLES", "early_lines", "fmt_diff", "fmt_value", "render_terminal"]
+__all__ = [
+    "DECISION_STYLES",
+    "early_lines",
+    "fmt_diff",
+    "fmt_value",
+    "render_terminal",
+    "significance",
+]
 
 DECISION_STYLES = {
     "rollout_full": "bold green",
@@ -123,12 +130,23 @@ def _health(report: Report) -> Panel:
     return Panel(Group(*body), title="Health", title_align="left", box=box.ROUNDED)
 
 
+def significance(r: ChallengerResult) -> str:
+    """ "yes, better", "yes, WORSE" (significant in the metric's bad direction), "no", or the
+    comparison's status when there is no test (empty_arm, too_few, ...)."""
+    c = r.comparison
+    if c.status != "ok":
+        return c.status
+    if not r.significant:
+        return "no"
+    return "yes, better" if c.better > 0 else "yes, WORSE"
+
+
 def _effect_row(m: MetricResult, v: str, r: ChallengerResult) -> list[str]:
     c = r.comparison
     t = c.test
-    sig = "[bold]yes[/]" if r.significant else "no"
-    if c.status != "ok":
-        sig = f"[yellow]{escape(c.status)}[/]"
+    label = significance(r)
+    sig = {"yes, better": "[bold green]yes, better[/]", "yes, WORSE": "[bold red]yes, WORSE[/]",
+           "no": "no"}.get(label, f"[yellow]{escape(label)}[/]")  # fmt: skip
     return [
         f"{escape(m.name)}{' *' if m.role == 'primary' else ''}",
         escape(v),
@@ -205,7 +223,9 @@ def _metrics(report: Report) -> Panel:
                     f"design ({escape(m.name)}, {escape(v)}, {design}): {escape(k.describe())}"
                 )
     legend = (
-        "* primary metric. p adj: after multiple-testing correction. CUPED: variance removed "
+        "* primary metric. sig: significant, and in which direction for the metric (WORSE: "
+        "significant in its bad direction). p adj: after multiple-testing correction. "
+        "CUPED: variance removed "
         "by the covariate. P(beat), exp. loss: Bayesian chance that the challenger is better "
         "and the expected loss of shipping it. power: for the design's MDE at this sample."
     )

@@ -8,7 +8,14 @@ from scipy import special
 
 from champion.stats.results import Status, TestResult
 
-__all__ = ["delta_rel_ci", "normal_ci", "normal_p_value", "z_quantile", "z_test_result"]
+__all__ = [
+    "delta_rel_ci",
+    "log_rel_ci",
+    "normal_ci",
+    "normal_p_value",
+    "z_quantile",
+    "z_test_result",
+]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -74,6 +81,41 @@ def delta_rel_ci(
     return ratio - 1.0, normal_ci(ratio - 1.0, se, alpha, alternative, critical)
 
 
+def log_rel_ci(
+    mean_c: float,
+    var_mean_c: float,
+    mean_t: float,
+    var_mean_t: float,
+    alpha: float,
+    alternative: str,
+    critical: float | None = None,
+    cov_mean: float = 0.0,
+) -> tuple[float, tuple[float, float]]:
+    """Relative lift ``mean_t / mean_c - 1`` with its CI on the log scale.
+
+    ``log(mean_t / mean_c) ± z sqrt(Var_t/mean_t² + Var_c/mean_c² - 2 Cov/(mean_t mean_c))``
+    (``cov_mean`` is zero for independent arms), mapped back: the ratio
+    of two positive levels (proportions, rates) cannot fall below -100%, and this interval
+    cannot either (Katz et al. 1978, the "log" risk-ratio interval). When a level is 0 the log
+    is undefined: the delta-method interval is returned, its lower end held at -100%.
+
+    >>> rel, (lo, hi) = log_rel_ci(0.10, 0.10 * 0.90 / 200, 0.02, 0.02 * 0.98 / 200, 0.05,
+    ...                            "two-sided")
+    >>> round(rel, 3), round(lo, 3), round(hi, 3)
+    (-0.8, -0.93, -0.425)
+    """
+    if not (mean_c > 0 and mean_t > 0) or math.isnan(var_mean_c) or math.isnan(var_mean_t):
+        rel, (lo, hi) = delta_rel_ci(
+            mean_c, var_mean_c, mean_t, var_mean_t, alpha, alternative, cov_mean, critical
+        )
+        return rel, (max(lo, -1.0) if not math.isnan(lo) else lo, hi)
+    log_ratio = math.log(mean_t / mean_c)
+    var = var_mean_t / mean_t**2 + var_mean_c / mean_c**2 - 2 * cov_mean / (mean_t * mean_c)
+    se = math.sqrt(max(var, 0.0))
+    lo, hi = normal_ci(log_ratio, se, alpha, alternative, critical)
+    return math.expm1(log_ratio), (math.expm1(lo), math.expm1(hi))
+
+
 def z_test_result(
     control: float,
     treatment: float,
@@ -86,16 +128,24 @@ def z_test_result(
     alternative: str,
     method: str,
     cov_mean: float = 0.0,
+    log_scale: bool = False,
 ) -> TestResult:
     """The result of a z-test: ``diff ± z se`` and the delta-method relative lift.
 
     ``se`` is the standard error the CI uses (it may differ from the statistic's, as in the
     pooled two-proportion test); ``cov_mean`` is the covariance of paired means.
+    ``log_scale`` takes the relative lift's interval on the log scale (:func:`log_rel_ci`),
+    for levels that are positive by nature (proportions).
     """
     diff = treatment - control
-    rel, rel_ci = delta_rel_ci(
-        control, var_mean_c, treatment, var_mean_t, alpha, alternative, cov_mean
-    )
+    if log_scale:
+        rel, rel_ci = log_rel_ci(
+            control, var_mean_c, treatment, var_mean_t, alpha, alternative, cov_mean=cov_mean
+        )
+    else:
+        rel, rel_ci = delta_rel_ci(
+            control, var_mean_c, treatment, var_mean_t, alpha, alternative, cov_mean
+        )
     return TestResult(
         control=control,
         treatment=treatment,

@@ -145,6 +145,7 @@ def paired_proportion_test(
     return z_test_result(
         p_c, p_t, var_mean_c=p_c * (1 - p_c) / n, var_mean_t=p_t * (1 - p_t) / n, se=se,
         statistic=z, alpha=alpha, alternative=alternative, method=method, cov_mean=cov_mean,
+        log_scale=True,
     )  # fmt: skip
 
 

@@ -55,7 +55,8 @@ def proportion_test(
     alternative: str = "two-sided",
     pooled: bool = True,
 ) -> TestResult:
-    """Two-proportion z-test; the CI is the unpooled Wald interval whatever ``pooled`` says.
+    """Two-proportion z-test; the CI is the unpooled Wald interval whatever ``pooled`` says,
+    and the relative lift's interval is taken on the log scale (it stays above -100%).
 
     ``pooled=True`` uses the pooled rate under H0 for the statistic (the classic test);
     ``pooled=False`` the unpooled standard error (consistent with the CI).
@@ -85,7 +86,7 @@ def proportion_test(
         )  # fmt: skip
     return z_test_result(
         p_c, p_t, var_mean_c=var_c, var_mean_t=var_t, se=se_wald, statistic=diff / se_stat,
-        alpha=alpha, alternative=alternative, method=method,
+        alpha=alpha, alternative=alternative, method=method, log_scale=True,
     )  # fmt: skip
 
 
