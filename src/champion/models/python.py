@@ -4,6 +4,11 @@ A ``python`` target is imported from the spec file's folder, the way a data scie
 it next to the spec. The folder is on ``sys.path`` only while the module is imported, and
 a module found there is registered under a name private to that folder, so two specs may
 each keep a ``models.py`` of their own.
+
+Loading a python target runs code: the module's top level, then the function on
+``options.example``. Spec files are the operator's and trusted; a spec that reaches the
+gateway through its admin API is checked first (``champion.models.loader.
+check_untrusted_models``: only modules the operator allowed).
 """
 
 from __future__ import annotations

@@ -465,7 +465,6 @@ def _readiness(app: FastAPI, router: Router) -> tuple[int, dict[str, Any]]:
         body["events"] = {"error": failed[1]}
         if settings.events_sync:  # no request can be acknowledged now
             return 503, {**body, "status": "unready"}
-        problems.append("events")
     if not serving:
         return 503, {**body, "status": "unready"}
     if problems:
