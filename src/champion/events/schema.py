@@ -56,6 +56,21 @@ def utc_now() -> datetime:
 # -- the events ----------------------------------------------------------------------------
 
 
+def _plain(text: object) -> bool:
+    """A non-empty ASCII str: what the checks would store as it is."""
+    return type(text) is str and text != "" and text.isascii()
+
+
+def _plain_map(values: object) -> bool:
+    """A dict of ASCII str to ASCII str: what the attributes check would store as it is."""
+    if type(values) is not dict:
+        return False
+    for k, v in values.items():
+        if type(k) is not str or type(v) is not str or not (k.isascii() and v.isascii()):
+            return False
+    return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Exposure:
     """A unit was served a variant: who, what, with which probability, and how it went.
@@ -115,7 +130,13 @@ class Exposure:
         put(event, "attributes", attributes)
         put(event, "exposed", exposed)
         put(event, "ts", ts)
-        validate(event, "Exposure", EXPOSURE_REQUEST_CHECKS)
+        if not (
+            type(ts) is datetime and ts.tzinfo is UTC and _plain(unit_id)
+            and (request_id is None or _plain(request_id)) and error is None
+            and (prediction is None or (type(prediction) is str and prediction.isascii()))
+            and _plain_map(attributes)
+        ):  # fmt: skip
+            validate(event, "Exposure", EXPOSURE_REQUEST_CHECKS)  # the rare slow path
         return event
 
     @property
@@ -174,7 +195,12 @@ class Shadow:
         put(event, "ts", ts)
         divergence = None if score is None or served_score is None else abs(score - served_score)
         put(event, "divergence", divergence)
-        validate(event, "Shadow", SHADOW_REQUEST_CHECKS)
+        if not (
+            type(ts) is datetime and ts.tzinfo is UTC and _plain(unit_id)
+            and (request_id is None or _plain(request_id)) and error is None
+            and (prediction is None or (type(prediction) is str and prediction.isascii()))
+        ):  # fmt: skip
+            validate(event, "Shadow", SHADOW_REQUEST_CHECKS)  # the rare slow path
         return event
 
     @property

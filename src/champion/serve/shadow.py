@@ -55,6 +55,8 @@ class ShadowStats:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+_IDLE_NAPS = 25  # empty naps (of ``linger``) before a worker blocks until signalled
+
 # One queued call: the features, the timeout in seconds and the caller's context.
 _Item = tuple[Mapping[str, Any], float, Any]
 
@@ -62,7 +64,7 @@ _Item = tuple[Mapping[str, Any], float, Any]
 class _Lane:
     """One shadow model's queue and the thread that drains it."""
 
-    __slots__ = ("adapter", "batches", "busy", "idle", "queue", "thread", "wake")
+    __slots__ = ("adapter", "batches", "busy", "idle", "queue", "taken", "thread", "wake")
 
     def __init__(self, adapter: ModelAdapter) -> None:
         self.adapter = adapter
@@ -73,8 +75,9 @@ class _Lane:
         )
         self.queue: deque[_Item] = deque()
         self.wake = threading.Event()
-        self.idle = True  # the worker waits on ``wake``: a submit must set it
+        self.idle = True  # the worker blocks on ``wake``: a submit must set it
         self.busy = 0  # calls taken from the queue and not handed on yet
+        self.taken = 0  # calls ever taken from the queue (only the worker writes it)
         self.thread: threading.Thread | None = None
 
 
@@ -98,7 +101,8 @@ class ShadowRunner:
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._linger = linger
-        self.stats = ShadowStats()
+        self._done = ShadowStats()  # completed, errors, timeouts, batches: the workers'
+        self._dropped = 0
         self._lock = threading.Lock()
         self._lanes: dict[int, _Lane] = {}
         self._closed = False
@@ -121,14 +125,23 @@ class ShadowRunner:
             lane = self._lane(adapter)
         if self._closed or len(lane.queue) >= self._max_queue:
             with self._lock:
-                self.stats.dropped += 1
+                self._dropped += 1
             return False
-        with self._lock:
-            self.stats.submitted += 1
+        # No lock: a deque append is atomic, and the worker counts what it takes.
         lane.queue.append((features, timeout_ms / 1000.0, context))
         if lane.idle:
             lane.wake.set()
         return True
+
+    @property
+    def stats(self) -> ShadowStats:
+        """Counters since the runner started (``submitted``: taken or waiting now)."""
+        lanes = list(self._lanes.values())
+        with self._lock:
+            done = ShadowStats(**self._done.as_dict())
+            done.dropped = self._dropped
+        done.submitted = sum(lane.taken + len(lane.queue) for lane in lanes)
+        return done
 
     def _lane(self, adapter: ModelAdapter) -> _Lane:
         with self._lock:
@@ -148,21 +161,31 @@ class ShadowRunner:
     def _work(self, lane: _Lane) -> None:
         loop = asyncio.new_event_loop() if lane.adapter.is_async else None
         queue = lane.queue
+        # While calls keep coming the worker naps ``linger`` between batches and submits
+        # never signal it; after ``_IDLE_NAPS`` empty naps it blocks until one does.
+        naps = 0
+        linger = self._linger or 0.0005
         try:
             while True:
                 if not queue:
                     if self._closed:
                         return
+                    if naps < _IDLE_NAPS:
+                        naps += 1
+                        time.sleep(linger)
+                        continue
                     lane.idle = True
-                    if not queue:  # a submit between the check and the flag set no wake
+                    if not queue:  # a submit before the flag was set did not signal
                         lane.wake.wait(0.5)
                     lane.wake.clear()
                     lane.idle = False
+                    if self._linger and not self._closed:
+                        time.sleep(self._linger)  # let concurrent requests join this batch
                     continue
-                if self._linger and len(queue) < self._max_batch and not self._closed:
-                    time.sleep(self._linger)  # let concurrent requests join this batch
+                naps = 0
                 n = min(len(queue), self._max_batch)
                 lane.busy = n
+                lane.taken += n
                 batch = [queue.popleft() for _ in range(n)]
                 try:
                     if lane.batches:
@@ -200,7 +223,7 @@ class ShadowRunner:
         if error is None and took > timeout * 1000.0:  # a sync model that overran
             error, predictions = f"timeout after {timeout * 1000:g} ms", None
         with self._lock:
-            stats = self.stats
+            stats = self._done
             stats.batches += 1
             if error is None:
                 stats.completed += len(batch)
@@ -215,7 +238,7 @@ class ShadowRunner:
                 on_result(ShadowOutcome(name, prediction, took, error, item[2]))
             except Exception:  # a logging failure must not kill the worker
                 with self._lock:
-                    self.stats.errors += 1
+                    self._done.errors += 1
 
     @staticmethod
     def _call(adapter: ModelAdapter, rows: list[Mapping[str, Any]], timeout: float,
