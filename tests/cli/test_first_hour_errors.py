@@ -147,3 +147,15 @@ def test_an_outcome_time_out_of_range_is_a_clear_error_not_a_traceback(tmp_path)
     assert isinstance(result.exception, SystemExit)
     text = one_line(result.stderr)
     assert "column 'ts', line 3: '0001-01-01T00:00:00+05:00' is out of range" in text
+
+
+def test_a_registry_from_the_environment_does_not_clash_with_spec_files(example, monkeypatch):
+    monkeypatch.setenv("CHAMPION_REGISTRY", str(example.parent / "champion.db"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("serve", "-f", str(example), "--port", str(port))
+    assert result.exit_code == 2
+    assert "not both" not in result.stderr
+    assert f"port {port} is in use" in result.stderr

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -115,10 +114,14 @@ def events_target(events: str | None, db: str | None) -> str | None:
 
 def registry_given_on_command_line(param: str = "db") -> bool:
     """Whether the registry option came from the command line rather than the environment."""
-    ctx = click.get_current_context(silent=True)
+    # typer runs on its own copy of click: ask that one for the running command's context.
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
     if ctx is None:
         return True
-    return ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE
+    return ctx.get_parameter_source(param) is ParameterSource.COMMANDLINE
 
 
 def _rewrite(args: list[str]) -> list[str]:
@@ -137,7 +140,7 @@ def _rewrite(args: list[str]) -> list[str]:
 class ChampionGroup(TyperGroup):
     """The root group: translates the deprecated registry ``--db`` before any parsing."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _rewrite(list(args)))
 
 
@@ -153,7 +156,7 @@ def _flag_takes_no_value() -> None:
     if getattr(render, "_champion", False):
         return
 
-    def display_type_rich(self: TyperOption, ctx: click.Context) -> str | None:
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
         if self.is_flag or self.count:
             return None
         return render(self, ctx)
