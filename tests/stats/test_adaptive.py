@@ -120,6 +120,7 @@ def test_different_probabilities_within_a_version_are_refused():
         ({"reward": [1.0, math.nan]}, r"reward=\[nan\] is invalid: must be finite"),
         ({"arm": np.array([0.0, 1.0])}, r"arm=\[0.0, 1.0\] is invalid: must be arm indices"),
         ({"batch": [0, 1, 2]}, r"arm=\(2,\) is invalid: must be one value per exposure"),
+        ({"batch": ["v1", "v2"]}, r"batch=\['v1', 'v2'\] is invalid: must be integer allocation"),
     ],
 )
 def test_bad_exposures_are_refused_by_name(kwargs, match):

@@ -130,6 +130,8 @@ def adaptive_stats(
     for name, x in (("arm", a), ("propensity", p), ("reward", y), ("holdout", h)):
         if x.shape != b.shape or b.ndim != 1:
             raise InvalidArgument(name, x.shape, f"must be one value per exposure, {b.shape}")
+    if b.size and not np.issubdtype(b.dtype, np.integer):
+        raise InvalidArgument("batch", b[:3].tolist(), "must be integer allocation versions")
     if not np.issubdtype(a.dtype, np.integer) or (a.size and a.min() < 0):
         raise InvalidArgument("arm", a[:5].tolist(), "must be arm indices 0, 1, ...")
     bad = ~((p > 0) & (p <= 1))
