@@ -208,3 +208,21 @@ def test_ipw_is_unbiased_where_the_naive_mean_is_not():
     se = lambda x: x.std(ddof=1) / math.sqrt(x.size)  # noqa: E731
     assert abs(ipw_err.mean()) < 4 * se(ipw_err)
     assert naive_err.mean() < -4 * se(naive_err)
+
+
+def test_an_arm_served_at_probability_zero_is_refused():
+    s = adaptive_stats([0, 0], np.array([0, 1]), [0.5, 0.5], [1.0, 0.0])
+    e = np.array([[1.0, 0.0]])
+    bad = AdaptiveStats(s.batch, s.holdout, s.requests, e, s.served, s.reward_sum, s.reward_sq_sum)
+    with pytest.raises(ValueError, match=r"propensity=0.0 is invalid: an arm was served"):
+        arm_values(bad)
+
+
+def test_an_arm_at_probability_zero_gets_no_weight_under_stablevar():
+    # Version 1 never serves arm 0: stable-var ignores that stratum for arm 0; IPW is undefined.
+    s = adaptive_stats([0, 0, 0, 0, 1, 1], np.array([0, 1, 0, 1, 1, 1]), [0.5] * 4 + [1.0] * 2,
+                       [1.0, 0.0, 0.0, 1.0, 1.0, 1.0], arms=2)  # fmt: skip
+    v = arm_values(s)
+    assert v.estimate[0] == pytest.approx(0.5)
+    assert math.isnan(v.ipw[0])
+    assert math.isnan(arm_values(s, weighting="uniform").estimate[0])

@@ -256,10 +256,12 @@ def arm_values(
     if weighting not in WEIGHTINGS:
         raise InvalidArgument("weighting", weighting, f"must be one of {', '.join(WEIGHTINGS)}")
     e = stats.propensity
-    if np.any(~np.isfinite(e) | (e < 0) | (e > 1)):
-        raise InvalidArgument("propensity", e.tolist(), "must lie in [0, 1]")
+    bad = ~np.isfinite(e) | (e < 0) | (e > 1)
+    if np.any(bad):
+        raise InvalidArgument("propensity", e[bad][:3].tolist(), "must lie in [0, 1]")
     if np.any((e == 0) & (stats.served > 0)):
-        raise InvalidArgument("served", "> 0", "an arm was served where its probability is 0")
+        rule = "an arm was served in a stratum where its probability is 0"
+        raise InvalidArgument("propensity", 0.0, rule)
     h = np.sqrt(e) if weighting == "stablevar" else np.ones_like(e)
     with np.errstate(invalid="ignore", divide="ignore"):
         q, var = _combine(stats, stats.prior_means(), h, e)
