@@ -77,3 +77,11 @@ def test_the_audit_log_records_the_token_name_not_the_token(tmp_path):
     assert by == ["operator", "api:alice", "api:argo"]
     assert other == ["api:admin"]
     assert not any("token" in who for who in by + other)
+
+
+def test_a_list_setting_that_is_not_json_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("CHAMPION_ALLOW_PYTHON_MODULES", "fraud_models,team_*")
+    with pytest.raises(ConfigError, match=r"^CHAMPION_ALLOW_PYTHON_MODULES is not valid JSON"):
+        load_settings()
+    monkeypatch.setenv("CHAMPION_ALLOW_PYTHON_MODULES", '["fraud_models", "team_*"]')
+    assert load_settings().allow_python_modules == ["fraud_models", "team_*"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from champion.errors import ConfigError
 
@@ -99,6 +99,14 @@ def load_settings(**values: Any) -> GatewaySettings:
     """The settings from ``CHAMPION_*`` (and ``values``); ConfigError names what is wrong."""
     try:
         return GatewaySettings(**values)
+    except SettingsError as e:  # a list or mapping variable that is not JSON
+        field = str(e).split('"')[1] if str(e).count('"') >= 2 else "settings"
+        raise ConfigError(
+            f"{PREFIX}{field.upper()}",
+            "is not valid JSON",
+            'give a JSON list or object, e.g. \'["fraud_models", "team_*"]\' or '
+            '\'{"alice": "..."}\'',
+        ) from None
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
