@@ -182,3 +182,17 @@ def test_an_unreadable_registry_makes_readiness_degraded_with_its_age(tmp_path):
         with sqlite3.connect(db) as conn:
             conn.execute("ALTER TABLE champion_meta_gone RENAME TO champion_meta")
         assert wait_until(lambda: client.get("/readyz").json()["status"] == "ok")
+
+
+def test_a_stored_spec_that_no_longer_parses_is_unavailable_alone(tmp_path):
+    db = tmp_path / "reg.db"
+    register(db, "good")
+    register(db, "edited")
+    with sqlite3.connect(db) as conn:  # edited by hand in the database into invalid YAML
+        conn.execute("UPDATE champion_experiments SET spec = 'name: [' WHERE name = 'edited'")
+    with gateway(db) as server, httpx.Client(base_url=server.url) as client:
+        ready = client.get("/readyz").json()
+        assert ready["experiments"] == ["good"]
+        assert "registry:edited" in ready["unavailable"]["edited"]
+        assert predict(client, "good").status_code == 200
+        assert predict(client, "edited").status_code == 503
