@@ -9,6 +9,7 @@ keep serving.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -67,14 +68,12 @@ class Routed:
 
     def to_json(self) -> bytes:
         """:meth:`to_dict` as compact JSON bytes (the gateway's predict answer)."""
-        import json
-
         text = self.prediction_json
         if text is None:
             text = json.dumps(self.prediction, separators=(",", ":"), allow_nan=False)
         return (
-            f'{{"prediction":{text},"variant":{json.dumps(self.variant)},'
-            f'"model":{json.dumps(self.model)},"request_id":{json.dumps(self.request_id)}}}'
+            f'{{"prediction":{text},"variant":{_json_text(self.variant)},'
+            f'"model":{_json_text(self.model)},"request_id":{_json_text(self.request_id)}}}'
         ).encode()
 
 
@@ -485,14 +484,16 @@ def _encode(prediction: Any) -> tuple[str, float | None]:
             return float.__repr__(prediction), prediction
     elif kind is int:
         return int.__repr__(prediction), float(prediction)
-    elif (
-        kind is str
-        and prediction.isascii()
-        and prediction.isprintable()
-        and ('"' not in prediction and "\\" not in prediction)
-    ):
-        return f'"{prediction}"', None
+    elif kind is str:
+        return _json_text(prediction), None
     return encode_prediction(prediction)
+
+
+def _json_text(text: str) -> str:
+    """A str as a JSON string, as ``json.dumps`` writes it; plain ASCII without a call."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
 
 
 def _segment_attributes(
