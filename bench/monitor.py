@@ -314,7 +314,13 @@ def worker_naive(root: Path) -> dict[str, Any]:
 
     import duckdb
 
-    from champion.monitor.rules import judge_comparative, judge_slo, totals
+    from champion.monitor.rules import (
+        SCAN_WINDOWS,
+        judge_change,
+        judge_comparative,
+        judge_slo,
+        totals,
+    )
     from champion.monitor.windows import closed_windows, empty_sums
     from champion.spec import parse_spec
 
@@ -339,9 +345,12 @@ def worker_naive(root: Path) -> dict[str, Any]:
         for s in starts
     ]
     labels = [s.isoformat() for s in starts]
+    summed, index = totals(windows), len(windows) - 1
+    marks = {n: totals(windows[: index + 1 - n]) for n in SCAN_WINDOWS if n <= index}
     rules = [
         *judge_slo(spec, windows, labels),
-        *judge_comparative(spec, totals(windows), labels[-1]),
+        *judge_comparative(spec, summed, labels[-1]),
+        *judge_change(spec, summed, marks, index, labels[-1]),
     ]
     return {
         "seconds": time.perf_counter() - t,

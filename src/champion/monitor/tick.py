@@ -168,7 +168,8 @@ def sync_windows(
         new = [WindowRecord(state.name, s, seconds, v, 0, 0, empty_sums())
                for s in starts for v in spec.variants]  # fmt: skip
     else:
-        new = read_windows(store, state.name, spec.variants, starts, seconds)
+        drift = any(g.name == "prediction_psi" for g in monitored(spec))
+        new = read_windows(store, state.name, spec.variants, starts, seconds, scores=drift)
     running: dict[str, dict[str, Any] | None] = {}
     if stored:
         running = {w.variant: w.sums.get("cum") for w in stored if w.start == stored[-1].start}

@@ -79,9 +79,10 @@ def _between(t: ir.Table, start: datetime, end: datetime) -> ir.Table:
 
 def read_windows(
     store: EventStore, experiment: str, variants: Sequence[str], starts: Sequence[datetime],
-    seconds: float,
+    seconds: float, *, scores: bool = True,
 ) -> list[WindowRecord]:  # fmt: skip
-    """The sums of every variant in each window of ``starts`` (consecutive), in two queries.
+    """The sums of every variant in each window of ``starts`` (consecutive), in two queries
+    (three with the ``scores`` histogram, which only the prediction-drift rule reads).
 
     A variant with no request in a window still gets its row (zeros): a window without
     data is a fact the monitor shows as ``no_data``, not a gap.
@@ -101,7 +102,7 @@ def read_windows(
     per_bin = timed.group_by("w", "variant", bin=histogram_bin(timed.latency_ms)).aggregate(
         requests=timed.count()
     )
-    scored = t.filter(t.score.notnull()) if "score" in t.columns else None
+    scored = t.filter(t.score.notnull()) if scores and "score" in t.columns else None
     per_score = (
         None
         if scored is None
