@@ -235,3 +235,38 @@ def test_the_change_scan_reads_its_marks_from_the_window_ledger(tmp_path, db):
         for variant in ("a", "b"):
             assert mark[variant]["requests"] == pytest.approx(expected[variant]["requests"])
             assert mark[variant]["errors"] == pytest.approx(expected[variant]["errors"])
+
+
+def test_a_challenger_whose_scores_drift_is_stopped_by_the_psi_rule(tmp_path, db):
+    """Scores logged with the exposures: the challenger's from another distribution than
+    the champion's; two violating windows of prediction_psi stop it, with the PSI and its
+    bound in the evidence."""
+    spec = Experiment.model_validate({
+        **make_spec().model_dump(mode="json", exclude_none=True),
+        "metrics": {"primary": {"name": "converted", "window_days": 1},
+                    "guardrails": [{"name": "prediction_psi", "max": 0.1, "stop_after": 2}]},
+    })  # fmt: skip
+    state, t0 = started(db, spec)
+    rng = np.random.default_rng(5)
+    n = 6_000
+    at, is_b = rng.uniform(0, 180, n), rng.random(n) < 0.5
+    score = np.where(is_b, rng.beta(2, 2, n), rng.beta(2, 5, n))
+    with open_writer(tmp_path / "ev") as writer:
+        for i in range(n):
+            v = "b" if is_b[i] else "a"
+            writer.log(Exposure(
+                experiment="exp", unit_id=f"u{i}", variant=v, model=v,
+                allocation_version=state.version, probability=0.5, request_id=f"r{i}",
+                latency_ms=20.0, score=float(score[i]), ts=t0 + timedelta(seconds=float(at[i])),
+            ))  # fmt: skip
+    with Registry(db) as reg:
+        (result,) = tick(reg, opener(tmp_path / "ev"), now=t0 + timedelta(minutes=3, seconds=10))
+        assert reg.get("exp").state.value == "stopped"
+        (entry,) = [e for e in reg.history("exp") if e.action == "stop"]
+    assert result.action == "stop"
+    (rule,) = [r for r in result.rules if r.guardrail == "prediction_psi"]
+    assert rule.status == "violation"
+    assert rule.k == 2
+    assert rule.estimate > 0.1
+    assert rule.bound > 0.1
+    assert "prediction_psi max 0.1" in entry.reason
