@@ -1,7 +1,7 @@
 """Bandit validity: interval coverage of each arm's value and the holdout comparison's error rate.
 
 The CI variant runs 1,000 experiments per scenario with the bounds widened by 2 Monte-Carlo
-SEs (about 30 s); the long one (``CHAMPION_BANDIT_LONG=1``, 10,000 per scenario, about 14
+SEs (about 30 s); the long one (``CHAMPION_BANDIT_LONG=1``, 10,000 per scenario, about 10
 minutes in one process on the shared 2-core machine) checks the bounds as stated: 95%
 intervals cover 95% ± 1.5 points, and the holdout comparison's false-positive rate under no
 difference is <= alpha + 1 point. A bound that is missed is a strict xfail with the measured
