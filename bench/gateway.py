@@ -60,6 +60,7 @@ from sklearn.linear_model import LogisticRegression
 
 FEATURES = [f"f{i}" for i in range(8)]
 PREDICT_PATH = "/v1/experiments/bench/predict"
+START_TIMEOUT = 240.0  # seconds; each worker imports scikit-learn, pyarrow ... on a busy host
 
 BARE_APP = '''\
 """The baseline: FastAPI, a pydantic body and the model's predict_proba, nothing else."""
@@ -197,7 +198,7 @@ class Server:
             argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.log = log
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
                 log.close()
@@ -210,7 +211,9 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise SystemExit(f"{name} did not answer within 60 s; see {log.name}")
+                log.close()
+                tail = Path(log.name).read_text()[-2000:]
+                raise SystemExit(f"{name} did not answer within {START_TIMEOUT:g} s:\n{tail}")
             time.sleep(0.1)
 
     def stop(self) -> None:
@@ -315,20 +318,19 @@ def main() -> int:
     try:
         for workers in args.workers:
             bare_port, champ_port = free_port(), free_port()
-            servers = {
-                "bare": Server(
+            servers: dict[str, Server] = {}
+            try:
+                servers["bare"] = Server(
                     "bare", [sys.executable, "bare_launcher.py", str(bare_port), str(workers)],
                     root, bare_port, body,
-                ),
-                "champion": Server(
+                )  # fmt: skip
+                servers["champion"] = Server(
                     "champion",
                     [champion, "serve", "-f", "bench.yaml", "--events", str(root / "events"),
                      "--port", str(champ_port), "--workers", str(workers),
                      "--log-level", "warning"],
                     root, champ_port, body,
-                ),
-            }  # fmt: skip
-            try:
+                )  # fmt: skip
                 script = root / "post.lua"
                 for server in servers.values():  # warm-up: imports, caches, first batches
                     wrk(server.url, script, connections=32, duration=1.0)
