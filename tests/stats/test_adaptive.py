@@ -226,3 +226,23 @@ def test_an_arm_at_probability_zero_gets_no_weight_under_stablevar():
     assert v.estimate[0] == pytest.approx(0.5)
     assert math.isnan(v.ipw[0])
     assert math.isnan(arm_values(s, weighting="uniform").estimate[0])
+
+
+def test_one_experiment_reads_out_as_plain_json_with_what_each_number_is_valid_for():
+    import json
+
+    b, arm, p, y, held = _holdout_rows(6)
+    s = adaptive_stats(b, arm, p, y, holdout=held)
+    values = json.loads(json.dumps(arm_values(s).to_dict(), allow_nan=False))
+    assert values["status"] == ["ok", "ok"]
+    assert "stationary" in values["valid_for"]["arm_value"]
+    assert "not valid" in values["valid_for"]["naive"]
+    gain = json.loads(json.dumps(gain_over_uniform(s).to_dict(), allow_nan=False))
+    assert "launch decision" in gain["valid_for"]
+    assert gain["gain"] == pytest.approx(gain["requests"] * gain["diff"])
+
+
+def test_to_dict_wants_a_single_run():
+    sim = simulate_adaptive([0.1, 0.2], n_requests=500, n_runs=2)
+    with pytest.raises(ValueError, match=r"estimate=\(2, 2\) is invalid: to_dict needs a single"):
+        arm_values(sim.stats).to_dict()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,6 +39,7 @@ from champion.stats.frequentist import welch_test
 from champion.stats.results import Status, TestResult
 
 __all__ = [
+    "VALID_FOR",
     "WEIGHTINGS",
     "AdaptiveStats",
     "ArmValues",
@@ -49,6 +51,16 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("stablevar", "uniform")
+# What each number may be used for: a read-out prints these beside the numbers.
+VALID_FOR = {
+    "holdout_comparison": "valid for a launch decision: the bandit against a randomised "
+    "uniform holdout",
+    "gain_over_uniform": "valid: rewards gained over the uniform split, from the holdout",
+    "arm_value": "valid for each arm's mean reward if the reward is stationary; under drift a "
+    "weighted mean of the period (docs/bandits.md)",
+    "ipw": "unbiased point estimate; its interval is not guaranteed under adaptive allocation",
+    "naive": "not valid under adaptive allocation (biased): shown to make the bias visible",
+}
 _PROPENSITY_TOL = 1e-9
 
 
@@ -209,6 +221,29 @@ class ArmValues:
         out: np.ndarray = self.naive - self.estimate
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        """One experiment's values per arm (no run axis), NaN as None, each with its label."""
+        if self.estimate.ndim != 1:
+            raise InvalidArgument("estimate", self.estimate.shape, "to_dict needs a single run")
+
+        def arms(x: np.ndarray) -> list[float | None]:
+            return [None if math.isnan(v) else float(v) for v in x.tolist()]
+
+        return {
+            "alpha": self.alpha,
+            "weighting": self.weighting,
+            "status": self.status.tolist(),
+            "estimate": arms(self.estimate),
+            "std_error": arms(self.std_error),
+            "ci_lower": arms(self.ci[0]),
+            "ci_upper": arms(self.ci[1]),
+            "naive": arms(self.naive),
+            "naive_se": arms(self.naive_se),
+            "ipw": arms(self.ipw),
+            "ipw_se": arms(self.ipw_se),
+            "valid_for": {k: VALID_FOR[k] for k in ("arm_value", "naive", "ipw")},
+        }
+
 
 def _combine(
     s: AdaptiveStats, m: np.ndarray, h: np.ndarray, e: np.ndarray
@@ -349,6 +384,25 @@ class UniformGain:
     @property
     def regret(self) -> float:
         return -self.gain
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.per_request
+
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else float(x)
+
+        return {
+            "requests": self.requests,
+            "gain": num(self.gain),
+            "ci": [num(self.ci[0]), num(self.ci[1])],
+            "bandit_mean": num(r.treatment),
+            "holdout_mean": num(r.control),
+            "diff": num(r.diff),
+            "diff_ci": [num(r.diff_ci[0]), num(r.diff_ci[1])],
+            "p_value": num(r.p_value),
+            "status": str(r.status),
+            "valid_for": VALID_FOR["holdout_comparison"],
+        }
 
 
 def gain_over_uniform(stats: AdaptiveStats, *, alpha: float = 0.05) -> UniformGain:
