@@ -85,8 +85,8 @@ def _p(x: float) -> str:
 def _health(report: Report) -> Panel:
     h = report.health
     t = Table(box=box.SIMPLE_HEAD, show_header=True, pad_edge=False)
-    t.add_column("check")
-    t.add_column("result")
+    t.add_column("check", overflow="fold")
+    t.add_column("result", overflow="fold")
     srm = h.srm
     state = "[bold red]MISMATCH[/]" if srm.mismatch else "[green]ok[/]"
     seq = srm.sequential.p_value if srm.sequential else math.nan
@@ -182,7 +182,7 @@ def _confidence_row(m: MetricResult, v: str, r: ChallengerResult) -> list[str]:
 def _table(columns: tuple[str, ...]) -> Table:
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in columns:
-        t.add_column(col, no_wrap=col in ("metric", "variant", "p", "p adj"))
+        t.add_column(col, overflow="fold", no_wrap=col in ("p", "p adj"))
     return t
 
 
@@ -238,7 +238,7 @@ def _segments(report: Report) -> Panel | None:
         return None
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", ""):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     kinds = {m.name: m.kind for m in report.metrics}
     for s in report.segments:
         c = s.comparison
@@ -262,7 +262,7 @@ def _guardrails(report: Report) -> Panel | None:
         return None
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("guardrail", "variant", "rule", "status", "champion", "value", "bounds"):
-        t.add_column(col, no_wrap=col in ("guardrail", "status"))
+        t.add_column(col, overflow="fold", no_wrap=col == "status")
     notes = []
     for g in report.guardrails:
         style = _STATUS_STYLES.get(g.status, "")
@@ -288,7 +288,7 @@ def _latency(report: Report) -> Panel | None:
         return None
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("variant", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for v, qs in report.latency.items():
         req = report.requests.get(v, 0)
         err = report.errors.get(v, 0)
