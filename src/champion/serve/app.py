@@ -315,7 +315,9 @@ async def _apredict(
 def _registry(request: Request) -> Any:
     registry = request.app.state.registry
     if registry is None:
-        raise ApiError(409, "no_registry", "this gateway serves spec files: start it with --db URL")
+        raise ApiError(
+            409, "no_registry", "this gateway serves spec files: start it with --registry URL|PATH"
+        )
     return registry
 
 

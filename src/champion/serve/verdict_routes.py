@@ -42,7 +42,7 @@ def verdict_routes(app: FastAPI, scope: Any) -> None:
     async def judged(request: Request, name: str, stage: int | None) -> dict[str, Any]:
         registry = request.app.state.registry
         if registry is None:
-            return _unknown("this gateway serves spec files, not a registry: start it with --db")
+            return _unknown("this gateway serves spec files: start it with --registry for verdicts")
         key = (name, stage)
         found = cache.get(key)
         if found is not None and time.monotonic() - found[0] < CACHE_SECONDS:
