@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from champion.analysis.readout import Report
     from champion.registry import AuditEntry, ExperimentState
     from champion.registry.records import LookRecord
+    from champion.report.early import EarlyReadout
     from champion.spec import Experiment
 
 __all__ = ["analyze", "events_store", "load_data", "read_out"]
@@ -166,10 +167,13 @@ def events_store(events: str | None, db: str | None = None) -> str:
     return _store_target(events, db)
 
 
-def _write_html(report: Report, path: Path) -> None:
+def _write_html(report: Report, path: Path, early: EarlyReadout | None, inline: bool) -> None:
     from champion.report.html import write_html
 
-    write_html_file(write_html, report, path)
+    def write(report: Report, path: Path) -> object:
+        return write_html(report, path, early, inline_js=inline)
+
+    write_html_file(write, report, path)
 
 
 def _missing_outcomes(report: Report) -> list[str]:
@@ -196,8 +200,16 @@ def analyze(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     html: Annotated[
         Path | None,
-        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+        typer.Option(
+            "--html",
+            help="Also write the HTML report to this file (plotly's JavaScript goes once "
+            "into its folder, shared by the reports there).",
+        ),
     ] = None,
+    html_inline: Annotated[
+        bool,
+        typer.Option("--html-inline", help="Embed plotly's JavaScript: one file that travels."),
+    ] = False,
 ) -> None:
     """Read out an experiment: health, effects, segments, guardrails and the decision."""
     from champion.report.early import early_readout
@@ -207,9 +219,9 @@ def analyze(
         if registry is None and spec_file is None and Path(DEFAULT_FILE).is_file():
             registry = DEFAULT_URL  # the registry `champion experiment create` wrote here
         report, spec = read_out(name, _store_target(events, db), spec_file, registry, as_of)
+        early = early_readout(report, spec)
         if html is not None:
-            _write_html(report, html)
-    early = early_readout(report, spec)
+            _write_html(report, html, early, html_inline)
     if json_output:
         print_json({**report.to_dict(), "early": early.to_dict() if early else None})
     else:

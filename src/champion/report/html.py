@@ -1,6 +1,9 @@
-"""The read-out as one self-contained HTML page: plotly's JavaScript inlined, readable offline.
+"""The read-out as an HTML page with the terminal's sections and plotly charts.
 
-Top to bottom: the decision and its reasons, health warnings, a summary table per metric,
+plotly's JavaScript is written once per folder and shared by the reports there
+(:func:`write_html`), or inlined for a page that travels alone. Top to bottom: the
+decision and its reasons, health (SRM per stage), what can be said before the windows
+close, a summary table per metric, power and remaining sample, segments,
 the cumulative lift of every metric day by day (CI band, always-valid band and, for the
 primary metric of a sequential design, the lift that would cross the boundary of the look
 reached), a forest plot of every metric and segment (improvement: positive is better in the
@@ -9,28 +12,32 @@ metric's direction), the latency distribution of each variant, and the guardrail
 
 from __future__ import annotations
 
-import html
 import math
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from champion.report.terminal import fmt_diff, fmt_value, significance
+from champion.report.html_tables import (
+    confidence_table,
+    decision_block,
+    e,
+    early_table,
+    guardrail_table,
+    health_table,
+    metrics_table,
+    segments_table,
+    serving_table,
+)
 
 if TYPE_CHECKING:
     from champion.analysis.readout import MetricResult, Report
+    from champion.report.early import EarlyReadout
 
-__all__ = ["PLOTLY_REQUIREMENT", "render_html", "write_html"]
+__all__ = ["PLOTLY_REQUIREMENT", "render_html", "shared_plotly_js", "write_html"]
 
 PLOTLY_REQUIREMENT = "plotly>=5.20"
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
-_DECISION_COLOURS = {
-    "rollout_full": "#1a7f37",
-    "rollout_gradual": "#2da44e",
-    "keep": "#9a6700",
-    "extend": "#0969da",
-    "rollback": "#cf222e",
-}
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
 table { border-collapse: collapse; margin: 1rem 0; }
@@ -51,6 +58,10 @@ def _plotly() -> Any:
             f"writing the HTML report needs plotly: pip install '{PLOTLY_REQUIREMENT}'"
         ) from e
     return go
+
+
+def _ms(x: float) -> str:
+    return f"{x:.3g} ms" if x < 10 else f"{x:,.0f} ms"
 
 
 def _finite(x: float) -> float | None:
@@ -139,7 +150,16 @@ def _cumulative_figure(go: Any, m: MetricResult) -> Any | None:
         yaxis_title="relative lift (challenger / champion - 1)",
         yaxis_tickformat=".0%",
     )
+    # Whole days: one or two days of data would otherwise get sub-millisecond ticks.
+    fig.update_xaxes(type="date", dtick=86_400_000, tickformat="%b %d", range=_day_range(m))
     return fig
+
+
+def _day_range(m: MetricResult) -> list[str] | None:
+    days = sorted({p.day for r in m.challengers.values() for p in r.cumulative})
+    if not days:
+        return None
+    return [(days[0] - timedelta(days=1)).isoformat(), (days[-1] + timedelta(days=1)).isoformat()]
 
 
 def _forest_figure(go: Any, report: Report) -> Any | None:
@@ -200,19 +220,22 @@ def _latency_figure(go: Any, report: Report) -> Any | None:
     for i, (variant, counts) in enumerate(hist.counts.items()):
         total = sum(counts) or 1
         colour = _COLOURS[i % len(_COLOURS)]
-        x = list(hist.edges[first : last + 1])
+        x = [e if math.isfinite(e) and e > 0 else None for e in hist.edges[first : last + 1]]
         y = [counts[k] / total for k in range(first, last + 1)]
         fig.add_trace(
             go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "color": colour}, name=variant)
         )
         p95 = report.latency.get(variant, {}).get(0.95)
-        if p95 is not None and _finite(p95.estimate) is not None:
+        if p95 is not None and (_finite(p95.estimate) or 0) > 0:
+            # On a log axis a shape's x is log10 of the value (a raw 64 ms lands at 10^64).
             fig.add_vline(
-                x=p95.estimate,
+                x=math.log10(p95.estimate),
                 line_dash="dash",
                 line_color=colour,
-                annotation_text=f"{variant} p95 {p95.estimate:.0f} ms",
+                annotation_text=f"{variant} p95 {_ms(p95.estimate)}",
             )
+    low = next((e for e in hist.edges[first : last + 2] if math.isfinite(e) and e > 0), None)
+    high = max((e for e in hist.edges[first : last + 2] if math.isfinite(e)), default=None)
     fig.update_layout(
         title="Latency per variant (share of requests per bin)",
         template="plotly_white",
@@ -222,96 +245,29 @@ def _latency_figure(go: Any, report: Report) -> Any | None:
         yaxis_title="share of requests",
         yaxis_tickformat=".1%",
     )
+    if low is not None and high is not None and high > low:
+        fig.update_xaxes(range=[math.log10(low), math.log10(high)])
     return fig
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _decision_block(report: Report) -> str:
-    d = report.decision
-    colour = _DECISION_COLOURS.get(d.decision, "#222")
-    reasons = "".join(f"<li>{_e(r)}</li>" for r in d.reasons)
-    variant = f" ({_e(d.variant)})" if d.variant else ""
-    return (
-        f'<div id="decision" class="decision" style="border-color: {colour}">'
-        f'<h2 style="color: {colour}">Decision: {_e(d.decision)}{variant}</h2>'
-        f"<ul>{reasons}</ul></div>"
-    )
-
-
-def _metrics_table(report: Report) -> str:
-    head = (
-        "metric",
-        "variant",
-        "champion",
-        "challenger",
-        "diff",
-        "CI",
-        "lift",
-        "p",
-        "p adj",
-        "significant",
-        "P(beat)",
-    )
-    rows = []
-    for m in report.metrics:
-        for variant, r in m.challengers.items():
-            t = r.comparison.test
-            lo, hi = t.diff_ci
-            cells = (
-                m.name + (" (primary)" if m.role == "primary" else ""),
-                variant,
-                fmt_value(m.kind, t.control),
-                fmt_value(m.kind, t.treatment),
-                fmt_diff(m.kind, t.diff),
-                f"{fmt_diff(m.kind, lo)} to {fmt_diff(m.kind, hi)}",
-                "-" if math.isnan(t.rel_lift) else f"{t.rel_lift:+.1%}",
-                "-" if math.isnan(t.p_value) else f"{t.p_value:.4f}",
-                "-" if math.isnan(r.p_value_adjusted) else f"{r.p_value_adjusted:.4f}",
-                significance(r),
-                "-"
-                if math.isnan(r.comparison.chance_to_beat)
-                else f"{r.comparison.chance_to_beat:.1%}",
-            )
-            rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    return f'<table id="metrics"><tr>{header}</tr>{"".join(rows)}</table>'
-
-
-def _guardrail_table(report: Report) -> str:
-    if not report.guardrails:
-        return ""
-    rows = "".join(
-        f"<tr><td>{_e(g.guardrail)}</td><td>{_e(g.variant)}</td><td>{_e(g.rule)}</td>"
-        f'<td class="{"fail" if g.status == "fail" else ""}">{_e(g.status)}</td>'
-        f'<td class="text">{_e(g.evidence)}</td></tr>'
-        for g in report.guardrails
-    )
-    return (
-        '<h2>Guardrails</h2><table id="guardrails"><tr><th>guardrail</th><th>variant</th>'
-        f"<th>rule</th><th>status</th><th>evidence</th></tr>{rows}</table>"
-    )
-
-
-def render_html(report: Report) -> str:
-    """The whole page as text; plotly's JavaScript is embedded once, before the first plot."""
+def render_html(
+    report: Report, early: EarlyReadout | None = None, plotly_js: str | bool = True
+) -> str:
+    """The whole page as text, with the terminal's sections; ``plotly_js``: True embeds
+    plotly's JavaScript once (a self-contained page), a file name links to it instead."""
     go = _plotly()
     title = f"Experiment report: {report.experiment}"
     parts = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{e(title)}</h1>",
         (
-            f"<p>{_e(report.champion)} (champion) vs {_e(', '.join(report.challengers))}; as of "
+            f"<p>{e(report.champion)} (champion) vs {e(', '.join(report.challengers))}; as of "
             f"{report.as_of:%Y-%m-%d %H:%M} UTC</p>"
         ),
-        _decision_block(report),
+        decision_block(report),
     ]
-    if report.warnings:
-        parts.append("<h2>Health and warnings</h2><ul>")
-        parts += [f'<li class="warning">{_e(w)}</li>' for w in report.warnings]
-        parts.append("</ul>")
-    parts += ["<h2>Metrics</h2>", _metrics_table(report)]
+    parts += [health_table(report), early_table(early)]
+    parts += ["<h2>Metrics</h2>", metrics_table(report), confidence_table(report)]
+    parts.append(segments_table(report))
     figures: list[tuple[str, Any]] = []
     for m in report.metrics:
         fig = _cumulative_figure(go, m)
@@ -323,7 +279,9 @@ def render_html(report: Report) -> str:
     ):
         if fig is not None:
             figures.append((div, fig))
-    first = True
+    if figures and isinstance(plotly_js, str):
+        parts.append(f'<script src="{e(plotly_js)}" charset="utf-8"></script>')
+    first = plotly_js is True
     for div, fig in figures:
         parts.append(
             fig.to_html(
@@ -331,16 +289,43 @@ def render_html(report: Report) -> str:
             )
         )
         first = False
-    parts.append(_guardrail_table(report))
+    parts.append(guardrail_table(report))
+    parts.append(serving_table(report))
     body = "\n".join(parts)
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
         f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
 
 
-def write_html(report: Report, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`render_html` to ``path`` (its folder must exist); returns the path."""
+def shared_plotly_js(folder: Path) -> str:
+    """Write plotly's JavaScript once into ``folder`` (named by its version, so reports of
+    one folder share it and a newer plotly never overwrites an older one); its file name."""
+    import plotly
+    from plotly.offline import get_plotlyjs
+
+    name = f"plotly-{plotly.__version__}.min.js"
+    path = folder / name
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(get_plotlyjs(), encoding="utf-8")
+        tmp.replace(path)
+    return name
+
+
+def write_html(
+    report: Report,
+    path: str | os.PathLike[str],
+    early: EarlyReadout | None = None,
+    *,
+    inline_js: bool = False,
+) -> Path:
+    """Write :func:`render_html` to ``path`` (its folder must exist); returns the path.
+
+    plotly's JavaScript (about 4.8 MB) goes once into the folder, shared by every report
+    written there; ``inline_js`` embeds it instead, for a page that travels alone."""
     target = Path(path)
-    target.write_text(render_html(report), encoding="utf-8")
+    _plotly()
+    js: str | bool = True if inline_js else shared_plotly_js(target.parent)
+    target.write_text(render_html(report, early, js), encoding="utf-8")
     return target

@@ -7,6 +7,7 @@ differences in percentage points (pp).
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -25,7 +26,9 @@ __all__ = [
     "DECISION_STYLES",
     "early_lines",
     "fmt_diff",
+    "fmt_p",
     "fmt_value",
+    "humanize",
     "render_terminal",
     "significance",
 ]
@@ -76,10 +79,32 @@ def _pct_ci(ci: tuple[float, float]) -> str:
     return "" if _nan(ci[0]) else f"[{_pct(ci[0])}, {_pct(ci[1])}]"
 
 
-def _p(x: float) -> str:
+def fmt_p(x: float) -> str:
+    """A p-value for people: ``<0.0001`` rather than ``0.0000`` or ``1.355e-20``."""
     if _nan(x):
         return "-"
     return "<0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+_p = fmt_p
+
+_INF = re.compile(r"(?<![\w.])([+-]?)inf\b")
+_TINY = re.compile(r"(?<![\w.])(p\s*=\s*)?[+-]?\d+(?:\.\d+)?e-(\d+)\b")
+
+
+def humanize(text: str) -> str:
+    """Numbers in a sentence for people: ``-inf`` -> ``-∞``, ``p = 1.355e-20`` ->
+    ``p < 0.0001``, ``-9.6e-05`` -> ``-0.000096``, a number below 1e-7 -> ``≈0``."""
+
+    def tiny(m: re.Match[str]) -> str:
+        if m.group(1):
+            return "p < 0.0001"
+        if int(m.group(2)) > 7:
+            return "≈0"
+        return f"{float(m.group(0)):.8f}".rstrip("0")
+
+    text = _INF.sub(lambda m: f"{'-' if m.group(1) == '-' else ''}∞", text)
+    return _TINY.sub(tiny, text)
 
 
 def _health(report: Report) -> Panel:
@@ -126,7 +151,7 @@ def _health(report: Report) -> Panel:
         "primary window",
     )
     body = [t]
-    body += [f"[yellow]! {escape(w)}[/]" for w in report.warnings]
+    body += [f"[yellow]! {escape(humanize(w))}[/]" for w in report.warnings]
     return Panel(Group(*body), title="Health", title_align="left", box=box.ROUNDED)
 
 
@@ -275,7 +300,7 @@ def _guardrails(report: Report) -> Panel | None:
             escape(g.guardrail), escape(g.variant), escape(g.rule), status, champion, value, bounds
         )
         if g.status != "pass":
-            notes.append(f"[{style or 'yellow'}]{escape(g.evidence)}[/]")
+            notes.append(f"[{style or 'yellow'}]{escape(humanize(g.evidence))}[/]")
     legend = (
         "value: the challenger's value (non-inferiority: its difference from the champion); "
         "bounds: one-sided confidence bounds"
@@ -301,7 +326,7 @@ def _decision(report: Report) -> Panel:
     d = report.decision
     style = DECISION_STYLES.get(d.decision, "bold")
     lines = [f"[{style}]{d.decision}[/]" + (f" ({escape(d.variant)})" if d.variant else "")]
-    lines += [f"- {escape(r)}" for r in d.reasons]
+    lines += [f"- {escape(humanize(r))}" for r in d.reasons]
     return Panel("\n".join(lines), title="Decision", title_align="left", box=box.HEAVY)
 
 
