@@ -131,3 +131,10 @@ def test_every_command_spells_the_stores_the_same_way(command):
     if command[0] not in ("assign", "experiment", "rollout"):
         assert "--events" in text
         assert "CHAMPION_EVENTS" in text
+
+
+def test_assign_says_one_thing_about_its_units_file():
+    text = one_line(invoke("assign", "--help").stdout)
+    assert "one JSON object a line)" not in text.split("--units")[0]
+    assert "one id a line" in text
+    assert "A file of unit ids, one a line; prints JSON lines." in text

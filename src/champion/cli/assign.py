@@ -46,7 +46,8 @@ def assign(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
     unit: Annotated[str | None, typer.Option("--unit", help="One unit id.")] = None,
     units: Annotated[
-        Path | None, typer.Option("--units", help="A file of unit ids, one a line.")
+        Path | None,
+        typer.Option("--units", help="A file of unit ids, one a line; prints JSON lines."),
     ] = None,
     attr: Annotated[
         list[str] | None, typer.Option("--attr", help="Targeting attribute key=value.")
@@ -57,7 +58,8 @@ def assign(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Assign one unit (--unit) or a file of units (--units: one JSON object a line)."""
+    """Assign one unit (--unit ID), or every unit id of a file (--units FILE, one id a line;
+    prints one JSON object a line)."""
     with user_errors():
         if (unit is None) == (units is None):
             raise ValueError("give exactly one of --unit ID or --units FILE")
