@@ -47,7 +47,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,18 @@ class Server:
                 raise SystemExit(f"{name} did not answer within {START_TIMEOUT:g} s:\n{tail}")
             time.sleep(0.1)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of every process of the server (its workers too) so far."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:  # process group: the server and its workers
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -233,6 +245,8 @@ class WrkRun:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    cpu_us: float = 0.0  # the server's CPU per request (all its processes and threads)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -253,11 +267,20 @@ def wrk(url: str, script: Path, *, connections: int, duration: float) -> WrkRun:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses:\s+(\d+)", r"Socket errors:.*?(\d+)"):
         found = re.search(pattern, out)
         errors += int(found.group(1)) if found else 0
-    return WrkRun(rps, p50, p99, errors)
+    return WrkRun(rps, p50, p99, errors, requests)
+
+
+def measured(server: Server, script: Path, *, connections: int, duration: float) -> WrkRun:
+    """One wrk run, with the server's CPU time per request over it."""
+    before = server.cpu_seconds()
+    run = wrk(server.url, script, connections=connections, duration=duration)
+    cpu = server.cpu_seconds() - before
+    return replace(run, cpu_us=cpu / max(1, run.requests) * 1e6)
 
 
 def router_us_per_call(root: Path, calls: int) -> float:
@@ -338,8 +361,8 @@ def main() -> int:
                 for _ in range(args.repeats):
                     for connections in loads:
                         for name, server in servers.items():
-                            run = wrk(server.url, script, connections=connections,
-                                      duration=args.duration)  # fmt: skip
+                            run = measured(server, script, connections=connections,
+                                           duration=args.duration)  # fmt: skip
                             results.setdefault((workers, name, f"c{connections}"), []).append(run)
             finally:
                 for server in servers.values():
@@ -356,7 +379,7 @@ def main() -> int:
         f"{args.repeats} x {args.duration:g} s wrk runs; events on, shadow at 100%"
     )
     for column in ("workers", "server", "req/s (32 conn)", "p99 32 conn ms",
-                   "p50 1 conn ms", "p99 1 conn ms", "errors"):  # fmt: skip
+                   "CPU µs/req 32 conn", "p50 1 conn ms", "p99 1 conn ms", "errors"):  # fmt: skip
         table.add_column(column, justify="right" if column != "server" else "left")
     for workers in args.workers:
         for name in ("bare", "champion"):
@@ -366,6 +389,7 @@ def main() -> int:
             table.add_row(
                 str(workers), name, f"{med(workers, name, 'c32', 'rps'):,.0f}",
                 f"{med(workers, name, 'c32', 'p99_ms'):.2f}",
+                f"{med(workers, name, 'c32', 'cpu_us'):.0f}",
                 f"{med(workers, name, 'c1', 'p50_ms'):.3f}" if one else "-",
                 f"{med(workers, name, 'c1', 'p99_ms'):.3f}" if one else "-",
                 str(errors),

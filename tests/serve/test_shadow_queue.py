@@ -121,3 +121,38 @@ def test_shadow_an_async_model_is_cut_at_its_timeout():
     assert outcome.prediction is None
     assert 50 <= outcome.latency_ms < 1000
     assert took < 1.0
+
+
+def test_shadow_a_fast_model_is_scored_on_the_event_loop_without_a_thread():
+    import asyncio
+
+    outcomes, on_result = _collect()
+    model = Batched()
+    model.inline = True  # as decide_inline settles a microsecond model
+    runner = ShadowRunner(on_result, loop_linger=0.01)
+
+    async def serve() -> None:
+        for i in range(100):
+            runner.submit(model, {"x": float(i)}, timeout_ms=1000, context=i)
+            if i % 10 == 9:
+                await asyncio.sleep(0)  # other requests' turns
+        await asyncio.sleep(0.05)  # the loop drains its queue between requests
+
+    try:
+        threads = threading.active_count()
+        asyncio.run(serve())
+        assert threading.active_count() == threads
+        assert runner.stats.completed == 100
+        assert len(model.sizes) <= 4
+
+        # calls left when the loop ended are scored by drain(), not lost
+        async def submit_and_leave() -> None:
+            runner.submit(model, {"x": 1.0}, timeout_ms=1000)
+
+        asyncio.run(submit_and_leave())
+        assert runner.in_flight() == 1
+        assert runner.drain(1)
+        assert threading.active_count() == threads
+    finally:
+        runner.close()
+    assert len(outcomes) == runner.stats.submitted == 101

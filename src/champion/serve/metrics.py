@@ -7,6 +7,7 @@ makes every worker write its samples to files that ``/metrics`` aggregates.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -60,14 +61,24 @@ class GatewayMetrics(RouterObserver):
             "champion_shadow_divergence", "|shadow score - served score|",
             ["experiment", "model"], buckets=_DIVERGENCE_BUCKETS, registry=r,
         )  # fmt: skip
+        self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._shadowed: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self.events = Gauge(
             "champion_events", "Event writer counters (written, spilled, dropped ...)",
             ["counter"], registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
 
     def served(self, experiment: str, variant: str, latency_ms: float, error: bool) -> None:
-        self.requests.labels(experiment, variant).inc()
-        self.latency.labels(experiment, variant).observe(latency_ms / 1000.0)
+        # One dict lookup per request for the labelled children (``labels()`` takes a lock
+        # and builds a key every call).
+        children = self._served.get((experiment, variant))
+        if children is None:
+            children = self._served[(experiment, variant)] = (
+                self.requests.labels(experiment, variant),
+                self.latency.labels(experiment, variant),
+            )
+        children[0].inc()
+        children[1].observe(latency_ms / 1000.0)
         if error:
             self.errors.labels(experiment, variant).inc()
 
@@ -75,12 +86,19 @@ class GatewayMetrics(RouterObserver):
         self, experiment: str, model: str, latency_ms: float, error: str | None,
         divergence: float | None,
     ) -> None:  # fmt: skip
-        self.shadow_calls.labels(experiment, model).inc()
-        self.shadow_latency.labels(experiment, model).observe(latency_ms / 1000.0)
+        children = self._shadowed.get((experiment, model))
+        if children is None:
+            children = self._shadowed[(experiment, model)] = (
+                self.shadow_calls.labels(experiment, model),
+                self.shadow_latency.labels(experiment, model),
+                self.divergence.labels(experiment, model),
+            )
+        children[0].inc()
+        children[1].observe(latency_ms / 1000.0)
         if error:
             self.shadow_errors.labels(experiment, model).inc()
         if divergence is not None:
-            self.divergence.labels(experiment, model).observe(divergence)
+            children[2].observe(divergence)
 
     def shadow_dropped(self, experiment: str, model: str) -> None:
         self.shadow_drops.labels(experiment, model).inc()

@@ -10,6 +10,11 @@ is full drops the call and counts it. Each model has its own worker and queue: a
 hung shadow fills and drops only its own calls and never holds a thread that serves the
 champion.
 
+A model measured fast at load time (``inline``) submitted from an event loop never reaches a
+thread: its queue is drained by a callback on that loop ``loop_linger`` after the first call
+waiting, one batch per callback, between requests. A second thread would cost more than the
+model: under load every batch would fight the loop for the GIL.
+
 A call whose model call took longer than the shadow's timeout is logged as ``timeout after
 N ms`` without a prediction (an async model is cancelled at the deadline; a sync one cannot
 be interrupted and is logged when it returns). If a batch fails, its calls are retried one
@@ -55,6 +60,13 @@ class ShadowStats:
         return {k: getattr(self, k) for k in self.__slots__}
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 _IDLE_NAPS = 25  # empty naps (of ``linger``) before a worker blocks until signalled
 
 # One queued call: the features, the timeout in seconds and the caller's context.
@@ -64,7 +76,10 @@ _Item = tuple[Mapping[str, Any], float, Any]
 class _Lane:
     """One shadow model's queue and the thread that drains it."""
 
-    __slots__ = ("adapter", "batches", "busy", "idle", "queue", "taken", "thread", "wake")
+    __slots__ = (
+        "adapter", "batches", "busy", "idle", "loop", "loop_busy", "loop_queue", "loop_taken",
+        "on_loop", "queue", "scheduled", "taken", "thread", "wake",
+    )  # fmt: skip
 
     def __init__(self, adapter: ModelAdapter) -> None:
         self.adapter = adapter
@@ -79,6 +94,14 @@ class _Lane:
         self.busy = 0  # calls taken from the queue and not handed on yet
         self.taken = 0  # calls ever taken from the queue (only the worker writes it)
         self.thread: threading.Thread | None = None
+        # A model measured fast (``inline``) submitted from an event loop is scored on that
+        # loop, between requests: no thread and no hand-off at all.
+        self.on_loop = adapter.inline is True and not adapter.is_async
+        self.loop_queue: deque[_Item] = deque()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.scheduled = False  # a drain is scheduled on ``loop``
+        self.loop_busy = 0
+        self.loop_taken = 0
 
 
 class ShadowRunner:
@@ -86,7 +109,8 @@ class ShadowRunner:
 
     ``max_queue`` bounds the calls waiting per shadow model; ``max_batch`` the calls one
     model call scores; ``linger`` is how long a worker that woke up waits for more calls to
-    join its batch (seconds; the answer to the caller has already gone).
+    join its batch, ``loop_linger`` the same for a fast model scored on the event loop
+    (seconds; the answer to the caller has already gone).
     """
 
     def __init__(
@@ -96,11 +120,13 @@ class ShadowRunner:
         max_queue: int = 1024,
         max_batch: int = 64,
         linger: float = 0.002,
+        loop_linger: float = 0.02,
     ) -> None:
         self._on_result = on_result
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._linger = linger
+        self._loop_linger = loop_linger
         self._done = ShadowStats()  # completed, errors, timeouts, batches: the workers'
         self._dropped = 0
         self._lock = threading.Lock()
@@ -123,15 +149,32 @@ class ShadowRunner:
         lane = self._lanes.get(id(adapter))
         if lane is None:
             lane = self._lane(adapter)
-        if self._closed or len(lane.queue) >= self._max_queue:
+        loop = _running_loop() if lane.on_loop else None
+        queue = lane.loop_queue if loop is not None else lane.queue
+        if self._closed or len(queue) >= self._max_queue:
             with self._lock:
                 self._dropped += 1
             return False
-        # No lock: a deque append is atomic, and the worker counts what it takes.
-        lane.queue.append((features, timeout_ms / 1000.0, context))
+        # No lock: a deque append is atomic, and the drains count what they take.
+        queue.append((features, timeout_ms / 1000.0, context))
+        if loop is not None:
+            if not lane.scheduled:
+                lane.scheduled, lane.loop = True, loop
+                loop.call_later(self._loop_linger, self._drain_on_loop, lane)
+            return True
+        if lane.thread is None:
+            self._start_worker(lane)
         if lane.idle:
             lane.wake.set()
         return True
+
+    def _drain_on_loop(self, lane: _Lane) -> None:
+        """Score one batch of the loop's queue on the loop; more later if more is waiting."""
+        lane.scheduled = False
+        self._take(lane, lane.loop_queue, None, on_loop=True)
+        if lane.loop_queue and not lane.scheduled and lane.loop is not None:
+            lane.scheduled = True
+            lane.loop.call_soon(self._drain_on_loop, lane)  # other requests run in between
 
     @property
     def stats(self) -> ShadowStats:
@@ -140,21 +183,26 @@ class ShadowRunner:
         with self._lock:
             done = ShadowStats(**self._done.as_dict())
             done.dropped = self._dropped
-        done.submitted = sum(lane.taken + len(lane.queue) for lane in lanes)
+        done.submitted = sum(
+            lane.taken + len(lane.queue) + lane.loop_taken + len(lane.loop_queue) for lane in lanes
+        )
         return done
 
     def _lane(self, adapter: ModelAdapter) -> _Lane:
         with self._lock:
             lane = self._lanes.get(id(adapter))
             if lane is None:
-                lane = _Lane(adapter)
+                lane = self._lanes[id(adapter)] = _Lane(adapter)
+            return lane
+
+    def _start_worker(self, lane: _Lane) -> None:
+        with self._lock:
+            if lane.thread is None:
                 lane.thread = threading.Thread(
-                    target=self._work, args=(lane,), name=f"champion-shadow-{adapter.name}",
+                    target=self._work, args=(lane,), name=f"champion-shadow-{lane.adapter.name}",
                     daemon=True,
                 )  # fmt: skip
                 lane.thread.start()
-                self._lanes[id(adapter)] = lane
-            return lane
 
     # -- the worker ----------------------------------------------------------------------
 
@@ -183,22 +231,32 @@ class ShadowRunner:
                         time.sleep(self._linger)  # let concurrent requests join this batch
                     continue
                 naps = 0
-                n = min(len(queue), self._max_batch)
-                lane.busy = n
-                lane.taken += n
-                batch = [queue.popleft() for _ in range(n)]
-                try:
-                    if lane.batches:
-                        self._run(lane.adapter, batch, loop)
-                    else:  # a model that scores row by row: time (and cut) each call alone
-                        for item in batch:
-                            self._run(lane.adapter, [item], loop)
-                            lane.busy -= 1
-                finally:
-                    lane.busy = 0
+                self._take(lane, queue, loop, on_loop=False)
         finally:
             if loop is not None:
                 loop.close()
+
+    def _take(self, lane: _Lane, queue: deque[_Item], loop: Any, *, on_loop: bool) -> None:
+        """Score up to ``max_batch`` calls of ``queue`` and hand each outcome on."""
+        n = min(len(queue), self._max_batch)
+        if not n:
+            return
+        if on_loop:
+            lane.loop_busy, lane.loop_taken = n, lane.loop_taken + n
+        else:
+            lane.busy, lane.taken = n, lane.taken + n
+        batch = [queue.popleft() for _ in range(n)]
+        try:
+            if lane.batches:
+                self._run(lane.adapter, batch, loop)
+            else:  # a model that scores row by row: time (and cut) each call alone
+                for item in batch:
+                    self._run(lane.adapter, [item], loop)
+        finally:
+            if on_loop:
+                lane.loop_busy = 0
+            else:
+                lane.busy = 0
 
     def _run(self, adapter: ModelAdapter, batch: list[_Item], loop: Any) -> None:
         timeout = min(item[1] for item in batch)
@@ -251,14 +309,30 @@ class ShadowRunner:
 
     def in_flight(self) -> int:
         """Shadow calls submitted whose result has not been handed on yet."""
-        return sum(len(lane.queue) + lane.busy for lane in list(self._lanes.values()))
+        return sum(
+            len(lane.queue) + lane.busy + len(lane.loop_queue) + lane.loop_busy
+            for lane in list(self._lanes.values())
+        )
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every submitted call has been logged (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while self.in_flight() and time.monotonic() < deadline:
+            self._drain_stranded()
             time.sleep(0.005)
         return self.in_flight() == 0
+
+    def _drain_stranded(self) -> None:
+        """Score here what waits for an event loop that will not drain it: one that ended
+        (``asyncio.run`` returned), or the caller's own (closing from inside the loop)."""
+        here = _running_loop()
+        for lane in list(self._lanes.values()):
+            loop = lane.loop
+            if lane.loop_queue and (
+                loop is None or loop.is_closed() or not loop.is_running() or loop is here
+            ):
+                while lane.loop_queue:
+                    self._take(lane, lane.loop_queue, None, on_loop=True)
 
     def close(self, timeout: float = 5.0) -> None:
         """Finish what is queued (within ``timeout``), then stop the workers."""
