@@ -233,6 +233,7 @@ def _latency_figure(go: Any, report: Report) -> Any | None:
                 line_dash="dash",
                 line_color=colour,
                 annotation_text=f"{variant} p95 {_ms(p95.estimate)}",
+                annotation_position="top left" if i % 2 else "top right",
             )
     low = next((e for e in hist.edges[first : last + 2] if math.isfinite(e) and e > 0), None)
     high = max((e for e in hist.edges[first : last + 2] if math.isfinite(e)), default=None)

@@ -120,9 +120,13 @@ def guardrail_table(report: Report) -> str:
     )
 
 
-def _table(table_id: str, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(
+    table_id: str, head: tuple[str, ...], rows: list[tuple[str, ...]], text: bool = False
+) -> str:
+    """``text``: cells of sentences, aligned left (numbers stay right-aligned otherwise)."""
     header = "".join(f"<th>{e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    cell = '<td class="text">' if text else "<td>"
+    body = "".join("<tr>" + "".join(f"{cell}{e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f'<table id="{table_id}"><tr>{header}</tr>{body}</table>'
 
 
@@ -146,7 +150,7 @@ def health_table(report: Report) -> str:
         rows.append((f"look ({v})", look.describe()))
     waiting = f"{h.units_in_window:,} units ({h.units_in_window_share:.1%})"
     rows.append(("outcomes to come", f"{waiting} still inside the primary window"))
-    out = "<h2>Health</h2>" + _table("health", ("check", "result"), rows)
+    out = "<h2>Health</h2>" + _table("health", ("check", "result"), rows, text=True)
     if report.warnings:
         out += "<ul>" + "".join(
             f'<li class="warning">{e(humanize(w))}</li>' for w in report.warnings
@@ -159,7 +163,7 @@ def early_table(early: EarlyReadout | None) -> str:
     if early is None:
         return ""
     return "<h2>Before the windows close</h2>" + _table(
-        "early", ("", ""), [(a, b) for a, b in early_lines(early)]
+        "early", ("", ""), [(a, b) for a, b in early_lines(early)], text=True
     )
 
 
