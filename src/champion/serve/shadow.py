@@ -78,7 +78,7 @@ class _Lane:
 
     __slots__ = (
         "adapter", "batches", "busy", "idle", "loop", "loop_busy", "loop_queue", "loop_taken",
-        "on_loop", "queue", "scheduled", "taken", "thread", "wake",
+        "on_loop", "queue", "scheduled", "taken", "thread", "urgent", "wake",
     )  # fmt: skip
 
     def __init__(self, adapter: ModelAdapter) -> None:
@@ -100,6 +100,7 @@ class _Lane:
         self.loop_queue: deque[_Item] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.scheduled = False  # a drain is scheduled on ``loop``
+        self.urgent = False  # ... and one for the next turn of the loop
         self.loop_busy = 0
         self.loop_taken = 0
 
@@ -127,6 +128,7 @@ class ShadowRunner:
         self._max_batch = max_batch
         self._linger = linger
         self._loop_linger = loop_linger
+        self._loop_full = max(1, min(max_batch, max_queue // 2))
         self._done = ShadowStats()  # completed, errors, timeouts, batches: the workers'
         self._dropped = 0
         self._lock = threading.Lock()
@@ -161,6 +163,9 @@ class ShadowRunner:
             if not lane.scheduled:
                 lane.scheduled, lane.loop = True, loop
                 loop.call_later(self._loop_linger, self._drain_on_loop, lane)
+            elif len(queue) >= self._loop_full and not lane.urgent:
+                lane.urgent = True  # a batch is ready: score it at the loop's next turn
+                loop.call_soon(self._drain_on_loop, lane)
             return True
         if lane.thread is None:
             self._start_worker(lane)
@@ -170,7 +175,7 @@ class ShadowRunner:
 
     def _drain_on_loop(self, lane: _Lane) -> None:
         """Score one batch of the loop's queue on the loop; more later if more is waiting."""
-        lane.scheduled = False
+        lane.scheduled = lane.urgent = False
         self._take(lane, lane.loop_queue, None, on_loop=True)
         if lane.loop_queue and not lane.scheduled and lane.loop is not None:
             lane.scheduled = True
