@@ -149,3 +149,15 @@ def test_a_ramp_along_the_plan_says_nothing(tmp_path):
     result = invoke("experiment", "ramp", NAME, "--to", "25", "--registry", registry)
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
+
+
+def test_the_audit_log_names_the_login_without_user_in_the_environment(tmp_path, monkeypatch):
+    import getpass
+
+    registry = _running(tmp_path, hours=0)
+    monkeypatch.delenv("USER", raising=False)
+    expected = getpass.getuser()  # the oracle: the account's name, found without $USER
+    result = invoke("experiment", "ramp", NAME, "--to", "25", "--registry", registry)
+    assert result.exit_code == 0, result.output
+    _, history = _state(registry)
+    assert history[-1].by == expected != "unknown"

@@ -26,6 +26,7 @@ __all__ = [
     "LegacyEventsDb",
     "RegistryOnly",
     "RegistryOption",
+    "actor",
     "deprecated",
     "events_target",
     "registry_given_on_command_line",
@@ -110,6 +111,20 @@ def events_target(events: str | None, db: str | None) -> str | None:
         deprecated("--db", "--events")
         return db
     return events
+
+
+def actor(by: str | None) -> str | None:
+    """Who a change is recorded as: ``--by``, else the login name ($USER, $LOGNAME, or the
+    account the process runs as), so the audit log never says "unknown" in a container
+    without $USER."""
+    if by is not None:
+        return by
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        return None
 
 
 def registry_given_on_command_line(param: str = "db") -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from champion.cli._options import EventsOption, RegistryOnly
+from champion.cli._options import EventsOption, RegistryOnly, actor
 from champion.cli._output import console, print_json, user_errors
 from champion.cli._stages import next_stage, stage_started
 from champion.cli.analyze import events_store, read_out
@@ -131,13 +131,13 @@ def _apply(registry: Registry, name: str, plan: Plan, version: int, why: str) ->
     if plan.action == "ramp":
         assert plan.to_percent is not None
         return registry.ramp(name, plan.to_percent, challenger=plan.variant,
-                             expected_version=version, reason=why)  # fmt: skip
+                             expected_version=version, reason=why, by=actor(None))  # fmt: skip
     if plan.action == "promote":
         return registry.promote(name, challenger=plan.variant, expected_version=version,
-                                reason=why)  # fmt: skip
+                                reason=why, by=actor(None))  # fmt: skip
     if plan.action == "rollback":
-        return registry.rollback(name, expected_version=version, reason=why)
-    return registry.stop(name, expected_version=version, reason=why)
+        return registry.rollback(name, expected_version=version, reason=why, by=actor(None))
+    return registry.stop(name, expected_version=version, reason=why, by=actor(None))
 
 
 def _too_early(plan: Plan, held_hours: float) -> str:

@@ -17,7 +17,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from champion.cli._options import RegistryOption
+from champion.cli._options import RegistryOption, actor
 from champion.cli._output import console, print_json, user_errors
 from champion.cli._stages import warn_ramp
 from champion.registry import AuditEntry, ExperimentState, Registry, allowed_actions
@@ -35,7 +35,10 @@ experiment_app = typer.Typer(
 
 Db = RegistryOption
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-By = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: $USER).")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", help="Who makes the change (default: your login name).", callback=actor),
+]
 Reason = Annotated[str, typer.Option("--reason", help="Why, kept in the audit log.")]
 Required = Annotated[str, typer.Option("--reason", help="Why (required), kept in the audit log.")]
 Expect = Annotated[
