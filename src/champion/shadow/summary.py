@@ -28,7 +28,10 @@ def _num(value: float, digits: int = 3) -> str:
 
 
 def _ms(value: float) -> str:
-    return f"{value:,.1f}" if _ok(value) else _DASH
+    """Milliseconds with three significant digits below 10 (a fast model is 0.042, not 0.0)."""
+    if not _ok(value):
+        return _DASH
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def _interval(ci: tuple[float, float], digits: int = 1) -> str:
