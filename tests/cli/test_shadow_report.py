@@ -71,14 +71,19 @@ def test_terminal_report_is_a_table(events):
     assert "PSI" in result.stdout
 
 
-def test_html_option_writes_a_self_contained_page(events, tmp_path):
+def test_html_option_writes_a_page_sharing_plotly_or_inline(events, tmp_path):
     target = tmp_path / "report.html"
     result = _run(EXPERIMENT, "--events", events, "--html", target)
     assert result.exit_code == 0, result.output
     assert "HTML report written to" in result.stdout
     page = target.read_text(encoding="utf-8")
     assert 'id="shadow0-scores"' in page
-    assert "<script src" not in page
+    (js,) = tmp_path.glob("plotly-*.min.js")  # shared with other reports of the folder
+    assert f'<script src="{js.name}"' in page
+    inline = tmp_path / "alone.html"
+    result = _run(EXPERIMENT, "--events", events, "--html", inline, "--html-inline")
+    assert result.exit_code == 0, result.output
+    assert "<script src" not in inline.read_text(encoding="utf-8")
 
 
 def test_json_writes_nan_as_null(tmp_path):

@@ -19,7 +19,7 @@ def report(shadow_data) -> ShadowReport:
 
 @pytest.fixture(scope="module")
 def page(report, tmp_path_factory) -> str:
-    path = write_html(report, tmp_path_factory.mktemp("html") / "shadow.html")
+    path = write_html(report, tmp_path_factory.mktemp("html") / "shadow.html", inline_js=True)
     assert path.is_file()
     return path.read_text(encoding="utf-8")
 

@@ -20,10 +20,13 @@ from champion.shadow.terminal import render_terminal
 __all__ = ["shadow_report"]
 
 
-def _write_html(report: ShadowReport, path: Path) -> None:
+def _write_html(report: ShadowReport, path: Path, inline: bool) -> None:
     from champion.shadow.html import write_html
 
-    write_html_file(write_html, report, path)
+    def write(report: ShadowReport, path: Path) -> object:
+        return write_html(report, path, inline_js=inline)
+
+    write_html_file(write, report, path)
 
 
 def shadow_report(
@@ -35,8 +38,16 @@ def shadow_report(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     html: Annotated[
         Path | None,
-        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+        typer.Option(
+            "--html",
+            help="Also write the HTML report to this file (plotly's JavaScript goes once "
+            "into its folder, shared by the reports there).",
+        ),
     ] = None,
+    html_inline: Annotated[
+        bool,
+        typer.Option("--html-inline", help="Embed plotly's JavaScript: one file that travels."),
+    ] = False,
 ) -> None:
     """Compare each shadow model of an experiment with the served model."""
     with user_errors():
@@ -44,7 +55,7 @@ def shadow_report(
             raise ValueError("say where the events live: --events FOLDER (or $CHAMPION_EVENTS)")
         report = build_report(Path(events), name, threshold=threshold)
         if html is not None:
-            _write_html(report, html)
+            _write_html(report, html, html_inline)
     if json_output:
         print_json(report.to_dict())
         return

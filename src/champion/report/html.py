@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from champion.report.assets import shared_plotly_js
 from champion.report.html_tables import (
     confidence_table,
     decision_block,
@@ -297,21 +298,6 @@ def render_html(
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
         f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
     )
-
-
-def shared_plotly_js(folder: Path) -> str:
-    """Write plotly's JavaScript once into ``folder`` (named by its version, so reports of
-    one folder share it and a newer plotly never overwrites an older one); its file name."""
-    import plotly
-    from plotly.offline import get_plotlyjs
-
-    name = f"plotly-{plotly.__version__}.min.js"
-    path = folder / name
-    if not path.is_file():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(get_plotlyjs(), encoding="utf-8")
-        tmp.replace(path)
-    return name
 
 
 def write_html(

@@ -114,8 +114,9 @@ def _table(report: ShadowReport) -> str:
     return f'<table id="summary"><tr><th></th>{head}</tr>{rows}</table>'
 
 
-def render_html(report: ShadowReport) -> str:
-    """The whole page as text; plotly's JavaScript is embedded once, before the first plot."""
+def render_html(report: ShadowReport, plotly_js: str | bool = True) -> str:
+    """The whole page as text; ``plotly_js``: True embeds plotly's JavaScript once, a file
+    name links to it instead."""
     go = _plotly()
     served = ", ".join(m for m, _ in report.served.models) or "served"
     parts = [
@@ -124,7 +125,9 @@ def render_html(report: ShadowReport) -> str:
         "<h2>Summary</h2>",
         _table(report),
     ]
-    first = True
+    if isinstance(plotly_js, str) and report.shadows:
+        parts.append(f'<script src="{html.escape(plotly_js)}" charset="utf-8"></script>')
+    first = plotly_js is True
     for i, c in enumerate(report.shadows):
         parts.append(f"<h2>Shadow model {html.escape(c.model)}</h2>")
         parts.extend(f'<p class="note">{html.escape(note)}</p>' for note in c.notes)
@@ -146,8 +149,16 @@ def render_html(report: ShadowReport) -> str:
     )
 
 
-def write_html(report: ShadowReport, path: str | os.PathLike[str]) -> Path:
-    """Write :func:`render_html` to ``path`` (its folder must exist); returns the path."""
+def write_html(
+    report: ShadowReport, path: str | os.PathLike[str], *, inline_js: bool = False
+) -> Path:
+    """Write :func:`render_html` to ``path`` (its folder must exist); returns the path.
+    plotly's JavaScript goes once into the folder, shared with the read-out written there;
+    ``inline_js`` embeds it instead."""
+    from champion.report.assets import shared_plotly_js
+
     target = Path(path)
-    target.write_text(render_html(report), encoding="utf-8")
+    _plotly()
+    js: str | bool = True if inline_js else shared_plotly_js(target.parent)
+    target.write_text(render_html(report, js), encoding="utf-8")
     return target
