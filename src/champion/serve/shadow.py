@@ -252,9 +252,9 @@ class ShadowRunner:
             lane.busy, lane.taken = n, lane.taken + n
         batch = [queue.popleft() for _ in range(n)]
         try:
-            if lane.batches:
+            if lane.batches or on_loop:  # on the loop the model is fast: one timing for all
                 self._run(lane.adapter, batch, loop)
-            else:  # a model that scores row by row: time (and cut) each call alone
+            else:  # a slow model that scores row by row: time (and cut) each call alone
                 for item in batch:
                     self._run(lane.adapter, [item], loop)
         finally:
