@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -20,6 +21,8 @@ from uvicorn.supervisors import Multiprocess
 __all__ = ["listen", "serve"]
 
 APP = "champion.serve.app:app_from_env"
+#: how long a worker may take to start before the supervisor replaces it
+WORKER_STARTUP_SECONDS = 60
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -51,9 +54,15 @@ def serve(
         metrics_dir = tempfile.mkdtemp(prefix="champion-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     sock = listen(host, port)
+    extra: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # a worker imports numpy, scipy, DuckDB and the models before it answers the
+        # supervisor's ping: on a busy machine that takes longer than uvicorn's 5 s, and a
+        # worker killed for it restarts into the same wait
+        extra["timeout_worker_healthcheck"] = WORKER_STARTUP_SECONDS
     config = uvicorn.Config(
         APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
-        access_log=False, timeout_graceful_shutdown=10,
+        access_log=False, timeout_graceful_shutdown=10, **extra,
     )  # fmt: skip
     server = uvicorn.Server(config)
     try:
