@@ -109,7 +109,14 @@ def test_outcomes_are_ingested_into_the_event_log(gateway):
     server, *_ = gateway
     outcomes = [{"unit_id": f"u{i}", "metric": "converted", "value": i % 2} for i in range(10)]
     response = httpx.post(f"{server.url}/v1/outcomes", json={"outcomes": outcomes})
-    assert response.json() == {"accepted": 10}
+    assert response.json() == {"accepted": 10, "warnings": []}
+    typo = [{"unit_id": "u1", "metric": "convertd", "value": 1}] * 2
+    warned = httpx.post(f"{server.url}/v1/outcomes", json={"outcomes": typo}).json()
+    assert warned["accepted"] == 2  # stored anyway: accepted data is never lost
+    assert warned["warnings"] == [
+        ("metric 'convertd' (2 rows) is read by no experiment this gateway serves; did you "
+        "mean 'converted'?")
+    ]
     wrong = {"outcomes": [{"unit_id": "u", "metric": "m", "value": "x"}]}
     bad = httpx.post(f"{server.url}/v1/outcomes", json=wrong)
     assert bad.status_code == 422

@@ -8,30 +8,15 @@ denominator, not its own name) and their covariates.
 
 from __future__ import annotations
 
-import difflib
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from champion.analysis.kinds import kind_of
 from champion.errors import ChampionError
 from champion.events.schema import Outcome
 from champion.registry.connection import DEFAULT_URL
-from champion.spec import Experiment
+from champion.spec.outcome_names import spec_outcome_names, unknown_metric_lines
 
 __all__ = ["known_outcome_names", "spec_outcome_names", "unknown_metrics"]
-
-_SHOWN = 10
-
-
-def spec_outcome_names(spec: Experiment) -> set[str]:
-    """The outcome metric names one experiment reads."""
-    names: set[str] = set()
-    for metric in spec.metrics.all():
-        y, d = kind_of(metric.kind).outcomes(metric)
-        names.update(n for n in (y, d, metric.covariate) if n)
-    return names
-
 
 def known_outcome_names(registry_url: str | None, required: bool = False) -> set[str] | None:
     """Every outcome name a registered experiment reads; None when there is nothing to check
@@ -69,17 +54,7 @@ def known_outcome_names(registry_url: str | None, required: bool = False) -> set
 def unknown_metrics(outcomes: Iterable[Outcome], known: set[str], strict: bool) -> list[str]:
     """One line per metric name no experiment reads, with the close match; with ``strict``
     the same lines refuse the file (ValueError) before anything is stored."""
-    counts = Counter(o.metric for o in outcomes if o.metric not in known)
-    lines = []
-    for name, rows in sorted(counts.items())[:_SHOWN]:
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        lines.append(
-            f"metric {name!r} ({rows:,} row{'s' if rows != 1 else ''}) is read by no "
-            f"registered experiment{hint}"
-        )
-    if len(counts) > _SHOWN:
-        lines.append(f"and {len(counts) - _SHOWN} more unknown metric names")
+    lines = unknown_metric_lines((o.metric for o in outcomes), known, "registered experiment")
     if lines and strict:
         raise ValueError("refused (--strict), nothing was loaded: " + "; ".join(lines))
     if lines:

@@ -54,6 +54,7 @@ from champion.serve.settings import GatewaySettings, load_settings
 from champion.serve.sources import RegistrySource, SpecSource, StateSource
 from champion.serve.verdict_routes import verdict_routes
 from champion.spec import load_spec, parse_spec
+from champion.spec.outcome_names import spec_outcome_names, unknown_metric_lines
 
 __all__ = ["app_from_env", "build_router", "create_app"]
 
@@ -259,7 +260,7 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
         "/v1/outcomes", response_model=OutcomesResponse, dependencies=predict_deps,
         tags=["serving"], responses=error_responses(401, 403, 409, 413, 422, 503),
     )  # fmt: skip
-    async def outcomes(body: OutcomesRequest, request: Request) -> dict[str, int]:
+    async def outcomes(body: OutcomesRequest, request: Request) -> dict[str, Any]:
         """Labels, conversions, revenue: joined to exposures later by unit and time."""
         writer: EventWriter | None = request.app.state.events
         if writer is None:
@@ -277,7 +278,18 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
                 raise ApiError(422, "invalid_request", str(e),
                                f"body.outcomes.{i}.{where}") from None  # fmt: skip
         kept = await writer.alog_many(events)  # in sync mode: one fsync, off the event loop
-        return {"accepted": kept}
+        return {"accepted": kept, "warnings": _unknown_metrics(router, events)}
+
+
+def _unknown_metrics(router: Router, events: list[Outcome]) -> list[str]:
+    """Warnings for metric names no experiment served here reads (none without any)."""
+    known: set[str] = set()
+    for runtime in router.experiments.values():
+        known |= spec_outcome_names(runtime.spec)
+    if not known:
+        return []
+    where = "experiment this gateway serves"
+    return unknown_metric_lines((e.metric for e in events), known, where)
 
 
 def _utc(ts: datetime) -> datetime:

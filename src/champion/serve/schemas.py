@@ -143,6 +143,10 @@ class OutcomesRequest(_Body):
 
 class OutcomesResponse(BaseModel):
     accepted: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="metric names no experiment this gateway serves reads (stored anyway)",
+    )
 
 
 Version = Annotated[int, Field(ge=1, le=2**31 - 1, description="the version you read")]
