@@ -210,7 +210,10 @@ class Router:
             adapter = self._given_models.get(name)
             if adapter is None:
                 adapter = load_model(name, spec.models[name], self._models_dir)
-            adapter.decide_inline()
+            inline = adapter.decide_inline()
+            took = "" if adapter.check_us is None else f" (check call {adapter.check_us:.0f} µs)"
+            where = "on the event loop" if inline else "off the event loop"
+            log.info("model %s of %s runs %s%s", name, spec.name, where, took)
             self._models[key] = adapter
         return adapter
 
