@@ -157,7 +157,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
         ("labels.csv", "ts,unit_id,metric,value\n", "the file has no rows; nothing to load"),
         ("labels.xlsx", "", "unknown file type '.xlsx': save it as .csv or .parquet"),
         ("labels.csv", "ts,unit_id,metric,value\n2024-05-01,u1\n",
-         "cannot be read as CSV (UTF-8, comma-separated, one header row): CSV parse error"),
+         "line 2: 2 fields where the header has 4; every row needs ts,unit_id,metric,value"),
         ("labels.parquet", "not parquet", "cannot be read as Parquet"),
     ],
 )  # fmt: skip
