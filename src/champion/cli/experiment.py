@@ -230,7 +230,8 @@ def ramp(
         name, to, challenger=challenger, expected_version=v, by=by, reason=reason))  # fmt: skip
 
 
-def _ending(action: str, doc: str) -> None:
+def _ending(action: str, doc: str, *, called: str | None = None) -> None:
+    """A command ``called`` (default: ``action``) calling the registry's ``action``."""
     def command(
         name: Name,
         reason: Required,
@@ -243,7 +244,7 @@ def _ending(action: str, doc: str) -> None:
             name, reason=reason, expected_version=v, by=by))  # fmt: skip
 
     command.__doc__ = doc
-    experiment_app.command(name=action)(command)
+    experiment_app.command(name=called or action)(command)
 
 
 _ending("stop", "End the experiment; the champion serves everyone again.")
@@ -256,15 +257,8 @@ _ending(
 )
 
 
-@experiment_app.command()
-def delete(
-    name: Name,
-    reason: Required,
-    db: Db = None,
-    by: By = None,
-    expect: Expect = None,
-    json_output: Json = False,
-) -> None:
-    """Archive the experiment (champion keeps every experiment's history): see archive."""
-    _write(db, name, expect, json_output, lambda r, v: r.archive(
-        name, reason=reason, expected_version=v, by=by))  # fmt: skip
+_ending(
+    "archive",
+    "Archive the experiment (champion keeps every experiment's history): see archive.",
+    called="delete",
+)
