@@ -167,7 +167,8 @@ class EventWriter:
             self._count_dropped(1)
             return False
         buffer.append(event)
-        if len(buffer) >= self._flush_events:
+        # Event.set takes a lock and notifies: once per wake-up, not once per event.
+        if len(buffer) >= self._flush_events and not self._wake.is_set():
             self._wake.set()
         return True
 

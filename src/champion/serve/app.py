@@ -23,9 +23,6 @@ from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from champion.errors import (
-    ChampionError,
-    ExperimentNotFound,
-    ExperimentUnavailable,
     InvalidArgument,
 )
 from champion.events import EventWriter, Outcome, open_writer
@@ -33,9 +30,15 @@ from champion.models.loader import check_untrusted_models
 from champion.models.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from champion.serve.auth import principal, require_scope
 from champion.serve.errors import ApiError, error_responses, install_error_handlers
+from champion.serve.hot_path import (
+    PredictFastPath,
+    serve_predict,
+    serving_runtime,
+    unavailable_experiments,
+)
 from champion.serve.limits import BodyLimit, refuse_yaml_aliases
 from champion.serve.metrics import CONTENT_TYPE_LATEST, GatewayMetrics, render
-from champion.serve.router import Routed, Router, RouterObserver
+from champion.serve.router import Router, RouterObserver
 from champion.serve.schemas import (
     MAX_FEATURES,
     MAX_ID_LENGTH,
@@ -150,7 +153,8 @@ def create_app(
     app.state.events = events
     app.state.metrics = metrics
     app.state.source = _source_of(router)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(PredictFastPath, router=router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: first
     install_error_handlers(app)
     _serving_routes(app, router)
     _admin_routes(app, router)
@@ -162,14 +166,6 @@ def create_app(
 def _source_of(router: Router) -> StateSource | None:
     source = getattr(router, "source", None) or getattr(router, "_source", None)
     return source if isinstance(source, StateSource) else None
-
-
-def _unavailable(router: Router) -> dict[str, str]:
-    """Experiments the router could not load, with why (an attribute or a method)."""
-    found = getattr(router, "unavailable", None)
-    if callable(found):
-        found = found()
-    return dict(found or {})
 
 
 async def _predict_scope_fast(request: Request) -> None:
@@ -188,7 +184,7 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
     )  # fmt: skip
     async def predict(name: str, body: PredictRequest) -> Response:
         """Assign the unit, call its variant's model, answer; shadows run afterwards."""
-        routed = await _apredict(router, name, body.unit_id, body.features, body.attributes,
+        routed = await serve_predict(router, name, body.unit_id, body.features, body.attributes,
                                  body.request_id)  # fmt: skip
         # Written once by the router (the prediction's JSON is the exposure's): no second
         # serialisation and no re-validation against PredictResponse, which documents it.
@@ -223,7 +219,7 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
             if value is not None and not 0 < len(str(value)) <= MAX_ID_LENGTH:
                 raise ApiError(422, "invalid_request",
                                f"must be 1 to {MAX_ID_LENGTH} characters", where)  # fmt: skip
-        routed = await _apredict(router, name, None if unit is None else str(unit), features,
+        routed = await serve_predict(router, name, None if unit is None else str(unit), features,
                                  attributes, body.id)  # fmt: skip
         value = routed.prediction
         data = value if isinstance(value, list) else [value]
@@ -250,7 +246,7 @@ def _serving_routes(app: FastAPI, router: Router) -> None:
         ``exposed`` is false whenever the experiment does not split traffic (draft, shadow,
         stopped, rolled back): the unit sees the champion and does not count.
         """
-        runtime = _runtime(router, name)
+        runtime = serving_runtime(router, name)
         a = router.assign(name, body.unit_id, body.attributes)
         exposed = a.exposed and runtime.splits_traffic
         return {"unit": a.unit_id, "variant": a.variant, "bucket": a.bucket, "reason": a.reason,
@@ -295,33 +291,6 @@ def _unknown_metrics(router: Router, events: list[Outcome]) -> list[str]:
 def _utc(ts: datetime) -> datetime:
     """Timestamps without a zone are taken as UTC, as the outcome schema documents."""
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
-def _runtime(router: Router, name: str) -> Any:
-    """The experiment's runtime; 503 for one registered here but failing to load."""
-    try:
-        return router.runtime(name)
-    except ExperimentNotFound:
-        problem = _unavailable(router).get(name)
-        if problem is not None:
-            raise ExperimentUnavailable(name, problem) from None
-        raise
-
-
-async def _apredict(
-    router: Router, name: str, unit: str | None, features: dict, attributes: dict,
-    request_id: str | None,
-) -> Routed:  # fmt: skip
-    if _runtime(router, name).spec.unit != "request" and unit is None:
-        raise ApiError(
-            422, "invalid_request", "unit_id is required for this experiment", "body.unit_id"
-        )
-    try:
-        return await router.apredict(name, unit, features, attributes, request_id=request_id)
-    except (ChampionError, ApiError):
-        raise  # statuses from the one table: a model failing 502, timing out 504 ...
-    except Exception as e:  # an adapter that raised something of its own: still the model's
-        raise ApiError(502, "model_error", f"the model failed: {type(e).__name__}: {e}") from e
 
 
 def _registry(request: Request) -> Any:
@@ -460,7 +429,7 @@ def _readiness(app: FastAPI, router: Router) -> tuple[int, dict[str, Any]]:
     settings: GatewaySettings = app.state.settings
     source = app.state.source
     archived = getattr(source, "archived", set())
-    unavailable = {k: v for k, v in _unavailable(router).items() if k not in archived}
+    unavailable = {k: v for k, v in unavailable_experiments(router).items() if k not in archived}
     serving = sorted(n for n in router.experiments if n not in archived)
     body: dict[str, Any] = {
         "status": "ok",

@@ -9,6 +9,7 @@ failing 502 and a model timing out 504. ``field`` is where in the request the pr
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "ApiError",
     "ErrorBody",
     "error_body",
+    "error_response",
     "error_responses",
     "install_error_handlers",
     "status_of",
@@ -162,6 +164,29 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def error_response(app: Any, experiment: str | None, e: Exception) -> tuple[int, bytes]:
+    """Status and JSON body for an error raised while serving (the handlers' table), for
+    a caller outside FastAPI's exception handling (the predict hot path)."""
+    if isinstance(e, ApiError):
+        status, body = e.status, error_body(e.code, e.message, e.field)
+    elif isinstance(e, ChampionError):
+        status, body = _champion_error(app, experiment, e)
+    else:
+        status, body = 500, error_body("internal_error", f"{type(e).__name__}: {e}")
+    return status, json.dumps(body).encode()
+
+
+def _champion_error(app: Any, experiment: str | None, e: ChampionError) -> tuple[int, dict]:
+    if isinstance(e, JournalUnavailable | EventWriterClosed) and app is not None:
+        # Readiness reports it; the request was answered with an error, so count it.
+        app.state.events_failed = (time.monotonic(), str(e))
+        metrics = getattr(app.state, "metrics", None)
+        if experiment and metrics is not None:
+            metrics.errors.labels(experiment, "-").inc()
+    status = status_of(e)
+    return status, error_body(_code_of(e, status), str(e), _field_of(e))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, e: ApiError) -> JSONResponse:
@@ -191,15 +216,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ChampionError)
     async def _champion(request: Request, e: ChampionError) -> JSONResponse:
-        if isinstance(e, JournalUnavailable | EventWriterClosed):
-            # Readiness reports it; the request was answered with an error, so count it.
-            request.app.state.events_failed = (time.monotonic(), str(e))
-            experiment = request.path_params.get("name")
-            metrics = getattr(request.app.state, "metrics", None)
-            if experiment and metrics is not None:
-                metrics.errors.labels(experiment, "-").inc()
-        status = status_of(e)
-        return _json(status, _code_of(e, status), str(e), _field_of(e))
+        status, body = _champion_error(request.app, request.path_params.get("name"), e)
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(Exception)
     async def _fault(_: Request, e: Exception) -> JSONResponse:
