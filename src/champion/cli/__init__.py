@@ -20,6 +20,7 @@ from champion.cli.rollout import rollout_app
 from champion.cli.serve import serve
 from champion.cli.shadow import shadow_report
 from champion.cli.simulate import simulate
+from champion.cli.ui import ui
 from champion.cli.validate import validate
 
 __all__ = ["app", "main"]
@@ -41,6 +42,7 @@ app.command(name="shadow-report")(shadow_report)
 app.command(name="analyze")(analyze)
 app.command(name="monitor")(monitor)
 app.command(name="simulate")(simulate)
+app.command(name="ui")(ui)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(decide_app, name="decide")

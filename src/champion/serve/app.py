@@ -58,6 +58,7 @@ from champion.serve.sources import RegistrySource, SpecSource, StateSource
 from champion.serve.verdict_routes import verdict_routes
 from champion.spec import load_spec, parse_spec
 from champion.spec.outcome_names import spec_outcome_names, unknown_metric_lines
+from champion.ui import mount_ui
 
 __all__ = ["app_from_env", "build_router", "create_app"]
 
@@ -160,6 +161,7 @@ def create_app(
     _admin_routes(app, router)
     _ops_routes(app, router)
     verdict_routes(app, _predict_scope)
+    mount_ui(app)
     return app
 
 
