@@ -11,9 +11,8 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
-
 import duckdb
+import pytest
 
 from champion.events import open_writer
 from champion.serve import Router, SpecSource
