@@ -25,6 +25,17 @@ if ! command -v java >/dev/null 2>&1; then
   fi
 fi
 
+# Chromium for the dashboard's browser tests (tests/ui; Debian's package, driven by Playwright).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: Chromium is not installed and this is not root: the dashboard tests will be skipped" >&2
+  fi
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
