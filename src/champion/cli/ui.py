@@ -44,7 +44,9 @@ def ui(
     events: EventsOption = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="CHAMPION_UI_PORT", help="Port to bind.")] = 8080,
-    log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="uvicorn's log level (debug, info, warning, error).")
+    ] = "warning",
 ) -> None:
     """Serve the web dashboard: experiments, guardrails, read-outs, history, planning tools."""
     with user_errors():
