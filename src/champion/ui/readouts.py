@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.errors import ChampionError
+from champion.errors import ChampionError, ExperimentNotFound
 from champion.registry import Registry
 from champion.ui._json import json_object
 
@@ -105,6 +105,8 @@ class Insights:
         try:
             try:
                 found = readout(registry, self.events, name)
+            except ExperimentNotFound:
+                raise  # a 404, not a read-out that failed
             except (ChampionError, ValueError) as e:
                 found = {"status": "error", "message": str(e), "report": None}
             found["computed_at"] = datetime.now(UTC).isoformat()
