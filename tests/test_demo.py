@@ -25,3 +25,22 @@ def test_demo_runs_end_to_end_and_leaves_its_registry_events_and_reports(tmp_pat
         actions = [entry.action for entry in registry.history("fraud-detector-v2")]
     assert actions[:4] == ["create", "shadow", "start", "ramp"]
     assert len(actions) >= 5  # the decision was applied through the registry
+
+
+def test_the_demo_applies_its_decision_as_decide_apply_does(tmp_path):
+    """A challenger that catches a third of the fraud the champion does is rolled back, and
+    the audit log shows the public path's entry (forced: the demo's days are simulated)."""
+    from champion.demo import Truth, run_demo
+
+    truth = Truth(fraud_caught={"v1_3": 0.15, "v2_0": 0.05})
+    result = run_demo(tmp_path / "demo", units_per_day=400, days=4, truth=truth)
+    assert (result.report.decision.decision, result.report.decision.variant) == (
+        "rollback", "v2_0")  # fmt: skip
+    assert result.action == "applied: roll back: the champion serves everyone again"
+    with Registry(f"sqlite:///{tmp_path / 'demo' / 'champion.db'}") as registry:
+        state = registry.get("fraud-detector-v2")
+        last = registry.history("fraud-detector-v2")[-1]
+    assert state.state.value == "rolled_back"
+    assert state.allocation == {"v1_3": 1.0, "v2_0": 0.0}
+    assert (last.action, last.by) == ("rollback", "demo")
+    assert last.reason.startswith("decide apply: rollback (v2_0): v2_0 is significantly worse")

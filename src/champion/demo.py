@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import champion
+from champion.decide import apply_decision
 from champion.events import Outcome, open_writer
 from champion.registry import Registry
 from champion.serve import RegistrySource, Router
@@ -135,17 +136,20 @@ def run_demo(
     ramps = {1: None, max(2, days // 3): 10.0, max(3, 2 * days // 3): 25.0}
     requests = 0
     with _world(folder, source, clock) as (registry, events, router):
-        registry.create(spec, reason="demo")
-        registry.start(name, shadow=True, reason="shadow first")
+        registry.create(spec, reason="demo", by="demo")
+        registry.start(name, shadow=True, reason="shadow first", by="demo")
         router.refresh()
         seen: dict[str, tuple[str, datetime]] = {}
         total_days = days + 1 + settle
         for day in range(total_days):
             if day in ramps:
-                if ramps[day] is None:
-                    registry.start(name, reason="shadow looked healthy: A/B at the spec's split")
+                stage = ramps[day]
+                if stage is None:
+                    registry.start(
+                        name, reason="shadow looked healthy: A/B at the spec's split", by="demo"
+                    )
                 else:
-                    registry.ramp(name, ramps[day], reason="next rollout stage")
+                    registry.ramp(name, stage, reason="next rollout stage", by="demo")
                 router.refresh()
             running = day > 0
             for i in range(units_per_day):
@@ -171,29 +175,19 @@ def run_demo(
         with open_store(str(folder / "events"), experiment=name) as store:
             data = load_analysis_data(store, spec, as_of=as_of)
         report = build_report(data, spec, state=state, history=history)
-        action = _apply(registry, spec, report)
+        action = _apply(registry, name, report)
     return DemoResult(folder, spec, len(seen), requests, shadow, report, action)
 
 
-def _apply(registry: Registry, spec: Experiment, report: Any) -> str:
-    """Do what the decision says, through the registry, and say what was done."""
-    decision, name = report.decision.decision, spec.name
-    why = "; ".join(report.decision.reasons)[:500] or decision
-    if decision == "rollout_full":
-        registry.ramp(name, 100, reason=why)
-        registry.complete(name, reason=why)
-        return "ramped the challenger to 100% and completed the experiment"
-    if decision == "rollout_gradual":
-        current = registry.get(name).allocation
-        share = 100 * min(v for k, v in current.items() if k != spec.champion)
-        stages = spec.rollout.stages if spec.rollout else [share * 2]
-        target = next((s for s in stages if s > share + 1e-9), 100)
-        registry.ramp(name, target, reason=why)
-        return f"ramped the challenger to the next rollout stage ({target:g}%)"
-    if decision == "rollback":
-        registry.rollback(name, reason=why)
-        return "rolled back: everyone is on the champion again"
-    if decision == "keep":
-        registry.stop(name, reason=why)
-        return "stopped the experiment: the champion stays"
-    return "left the experiment running: it needs more data"
+def _apply(registry: Registry, name: str, report: Any) -> str:
+    """Do what the decision says, as ``champion decide apply`` does, and say what was done.
+
+    The demo's days are simulated but the registry's clock is real, so each stage has been
+    served seconds, not ``rollout.min_stage_hours``: the move is forced, and the audit log
+    says why.
+    """
+    done = apply_decision(registry, name, report, force=True, by="demo",
+                          reason="the demo simulates its days")  # fmt: skip
+    if done.applied:
+        return f"applied: {done.plan.summary}"
+    return f"left the experiment running: {done.plan.summary}"

@@ -20,7 +20,8 @@ and exit code 2::
     ├── Conflict (the request fights the current state: HTTP 409)
     │   ├── ExperimentExists (create was asked for a name the registry already holds)
     │   ├── StaleVersion (a write expected a version the experiment has moved past)
-    │   └── InvalidTransition (the action is not allowed from the current state)
+    │   ├── InvalidTransition (the action is not allowed from the current state)
+    │   └── StageHeldTooBriefly (a decision would leave a stage before min_stage_hours)
     ├── Unavailable (a store or an experiment cannot be used now; retry later: HTTP 503)
     │   ├── RegistryUnavailable (the registry's database cannot be opened or reached)
     │   ├── ExperimentUnavailable (the experiment failed to load; the others serve)
@@ -68,6 +69,7 @@ __all__ = [
     "PredictionError",
     "RegistryUnavailable",
     "SpecError",
+    "StageHeldTooBriefly",
     "StaleVersion",
     "Unavailable",
     "UpstreamError",
@@ -246,6 +248,26 @@ class InvalidTransition(Conflict):
         else:
             steps = f"{state} is final: create a new experiment to try again"
         super().__init__(f"experiment {name!r} is {state}: cannot {action} it; {steps}")
+
+
+class StageHeldTooBriefly(Conflict):
+    """Applying a decision would leave the current rollout stage before the spec's
+    ``rollout.min_stage_hours``; forcing it needs a reason."""
+
+    code = "stage_held_too_briefly"
+
+    def __init__(self, name: str, move: str, held_hours: float, min_stage_hours: float) -> None:
+        self.name = name
+        self.move = move
+        self.held_hours = held_hours
+        self.min_stage_hours = min_stage_hours
+        wait = min_stage_hours - held_hours
+        super().__init__(
+            f"{move}: refused, the current stage of {name!r} has been served {held_hours:.1f} h "
+            f"and the spec holds each stage {min_stage_hours:g} h (rollout.min_stage_hours); "
+            f"apply again in {wait:.1f} h, or now with --force --reason 'why' (in the admin API: "
+            '"force": true and a "reason")'
+        )
 
 
 # -- stores and experiments that cannot be used now ---------------------------------------

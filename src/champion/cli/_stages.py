@@ -1,5 +1,6 @@
-"""The spec's rollout stages as a ramp sees them: which stage comes next, how long the
-current one has been served, and what a manual ramp skips or reverses."""
+"""The spec's rollout stages as a manual ramp sees them: what it skips or reverses, and
+whether the current stage has been served ``min_stage_hours`` (``champion.decide`` says
+which stage comes next and when the current one began)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from champion.cli._output import err_console
+from champion.decide import stage_started
 from champion.errors import ChampionError
 
 if TYPE_CHECKING:
     from champion.registry import AuditEntry, ExperimentState
     from champion.spec import Experiment
 
-__all__ = ["next_stage", "ramp_warnings", "stage_started", "warn_ramp"]
-
-
-def next_stage(spec: Experiment, percent: float) -> float | None:
-    """The first of the spec's stages above ``percent``; None past the last one."""
-    stages = spec.rollout.stages if spec.rollout else [100.0]
-    return next((s for s in stages if s > percent + 1e-9), None)
-
-
-def stage_started(history: list[AuditEntry], current: ExperimentState) -> datetime | None:
-    """When the allocation served now began: the latest change that set it."""
-    started: datetime | None = None
-    previous: dict[str, float] | None = None
-    for entry in history:
-        if entry.allocation != previous:
-            started = entry.at
-        previous = entry.allocation
-    if previous is not None and previous != current.allocation:
-        return current.updated_at
-    return started
+__all__ = ["ramp_warnings", "warn_ramp"]
 
 
 def ramp_warnings(
