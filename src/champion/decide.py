@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from champion.errors import InvalidArgument, StageHeldTooBriefly
+from champion.errors import InvalidArgument, StageHeldTooBriefly, StaleVersion
 
 if TYPE_CHECKING:
     from champion.analysis.readout import Report
@@ -209,16 +209,21 @@ def apply_decision(
     reason: str = "",
     by: str | None = None,
     now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> Applied:
     """Apply ``report``'s decision for its challenger to ``name`` in ``registry``.
 
     A move before ``rollout.min_stage_hours`` raises StageHeldTooBriefly unless ``force``
     (which needs a ``reason``, kept in the audit log); ``dry_run`` plans and writes nothing.
+    With ``expected_version`` (the version a dry run showed) a moved experiment raises
+    StaleVersion instead of being moved on a plan made for another state.
     """
     why_forced = reason.strip()
     if force and not why_forced:
         raise InvalidArgument("reason", reason, "force needs a reason: it is kept in the audit log")
     state = registry.get(name)
+    if expected_version is not None and state.version != expected_version:
+        raise StaleVersion(name, expected_version, state.version)
     history = registry.history(name)
     d = report.decision
     when = now or datetime.now(UTC)

@@ -29,6 +29,7 @@ from champion.events import EventWriter, Outcome, open_writer
 from champion.models.loader import check_untrusted_models
 from champion.models.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from champion.serve.auth import principal, require_scope
+from champion.serve.decide_routes import decide_routes
 from champion.serve.errors import ApiError, error_responses, install_error_handlers
 from champion.serve.hot_path import (
     PredictFastPath,
@@ -161,6 +162,7 @@ def create_app(
     _admin_routes(app, router)
     _ops_routes(app, router)
     verdict_routes(app, _predict_scope)
+    decide_routes(app, _admin_scope)
     mount_ui(app)
     return app
 
