@@ -164,3 +164,15 @@ def test_a_gateway_without_an_event_store_says_how_to_give_it_one(gateway: Start
     assert error["code"] == "no_event_store"
     assert "--events" in error["message"]
     assert _state(url)[0].version == 2
+
+
+def test_an_experiment_without_exposures_in_the_store_is_404(
+    gateway: Start, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-events"
+    empty.mkdir()
+    base, url = gateway(hours=0, events=str(empty))
+    answer = _decide(base, {})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "no_exposures"
+    assert _state(url)[0].version == 2

@@ -12,6 +12,9 @@ audit log says why:
 - ``keep``: the experiment stops; the champion stays.
 - ``extend``: nothing to apply yet; the command says so and changes nothing.
 
+The admin API does the same (``POST /v1/experiments/{name}/decide``, docs/serving.md):
+both call ``champion.decide.apply_decision``.
+
 ``--dry-run`` says what would be done and changes nothing. Exit codes: 0 applied (or
 nothing to apply), 2 bad input or a refusal (a stage held too briefly, a state that does
 not allow the move).
