@@ -117,17 +117,20 @@ class Insights:
             with self._lock:
                 self._busy.discard(name)
 
-    def verdict(self, registry: Registry, name: str) -> dict[str, Any]:
-        """The monitor's verdict (``GET /v1/experiments/NAME/verdict``), kept a few seconds."""
+    def verdict(self, registry: Registry, name: str, version: int) -> dict[str, Any]:
+        """The monitor's verdict (``GET /v1/experiments/NAME/verdict``) at the experiment's
+        ``version``, kept a few seconds (a change, such as the monitor's stop, renews it)."""
         from champion.monitor.verdict import experiment_verdict
 
         found = self._verdicts.get(name)
-        if found is not None and time.monotonic() - found[0] < VERDICT_SECONDS:
+        fresh = found is not None and time.monotonic() - found[0] < VERDICT_SECONDS
+        if found is not None and fresh and found[1].get("version") == version:
             return found[1]
         try:
             answer = json_object(experiment_verdict(registry, name))
         except (ChampionError, ValueError) as e:
             answer = {"verdict": "inconclusive", "reason": f"cannot judge: {e}", "guardrails": []}
+        answer["version"] = version
         self._verdicts[name] = (time.monotonic(), answer)
         return answer
 
@@ -142,7 +145,7 @@ class Insights:
             name = state.name
             item: dict[str, Any] = {}
             if state.state.value not in ("draft", "archived"):
-                item["verdict"] = self.verdict(registry, name)
+                item["verdict"] = self.verdict(registry, name, state.version)
             if state.state.value in _READABLE:
                 with self._lock:
                     fresh = self._fresh(name)

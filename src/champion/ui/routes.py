@@ -101,7 +101,7 @@ def mount_ui(app: FastAPI) -> None:
 
         def build() -> dict[str, Any]:
             view = experiment_view(registry, name)
-            view["verdict"] = insights.verdict(registry, name)
+            view["verdict"] = insights.verdict(registry, name, view["version"])
             return view
 
         return await run_in_threadpool(build)

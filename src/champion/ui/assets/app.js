@@ -63,6 +63,7 @@ function ncell(x, f = num, attrs = {}) {
 const STATUS_WORDS = {
   pass: ["✓", "pass"], fail: ["✗", "fail"], inconclusive: ["…", "inconclusive"],
   warn: ["!", "warning"], ok: ["✓", "ok"], mismatch: ["✗", "mismatch"],
+  violation: ["✗", "violation"], no_data: ["…", "no data"],
 };
 function badge(kind, label) {
   const [mark, word] = STATUS_WORDS[kind] || ["•", kind];
@@ -111,7 +112,7 @@ function scale(lo, hi, a, b) {
 
 function lineChart(label, series, opts = {}) {
   // series: [{name, points: [[x, y]...], band: [[x, lo, hi]...], dash}]
-  const W = opts.width || 420, H = opts.height || 160, P = 34;
+  const W = opts.width || 420, H = opts.height || 160, P = 48;
   const xs = [], ys = [];
   for (const sr of series) {
     for (const [x, y] of sr.points) { if (isNum(y)) { xs.push(x); ys.push(y); } }
@@ -356,18 +357,26 @@ function timelineSection(v) {
       table("Changes", ["at", "action", "state", "share", "stage", "by"], rows))));
 }
 
+const KINDS = { slo: "per window", comparative: "against the champion", change: "change scan",
+                stage: "this stage, pooled" };
+
+function dd(g, field, f) {
+  return h("dd", { "data-field": field, "data-value": isNum(g[field]) ? g[field] : "" }, f(g[field]));
+}
+
 function guardrailSection(v) {
   const verdict = v.verdict || { verdict: "inconclusive", reason: "", guardrails: [] };
   const tiles = verdict.guardrails.map((g) => h("div", { class: `tile t-${g.status}`,
-    "data-guardrail": g.name },
-    h("h3", {}, g.name, " ", h("span", { class: "muted small" }, `${g.variant} · ${g.rule}`)),
-    badge(g.status === "stop" ? "fail" : g.status),
+    "data-guardrail": g.name, "data-kind": g.kind },
+    h("h3", {}, g.name, " ", h("span", { class: "muted small" },
+      `${g.variant} · ${g.rule} · ${KINDS[g.kind] || g.kind}`)),
+    badge(g.status),
     h("dl", {},
-      h("dt", {}, "estimate"), h("dd", { "data-value": g.estimate ?? "" }, num(g.estimate)),
-      h("dt", {}, "bound"), h("dd", { "data-value": g.bound ?? "" }, num(g.bound)),
-      h("dt", {}, "limit"), h("dd", { "data-value": g.limit ?? "" }, num(g.limit)),
-      h("dt", {}, "k / K"), h("dd", {}, `${g.k ?? "–"} / ${g.stop_after ?? "–"}`),
-      h("dt", {}, "sample"), h("dd", { "data-value": g.n ?? "" }, int(g.n)))));
+      h("dt", {}, "estimate"), dd(g, "estimate", num),
+      h("dt", {}, "bound"), dd(g, "bound", num),
+      h("dt", {}, "limit"), dd(g, "limit", num),
+      h("dt", {}, "k / K"), h("dd", { "data-field": "k" }, `${g.k ?? "–"} / ${g.stop_after ?? "–"}`),
+      h("dt", {}, "sample"), dd(g, "n", int))));
   return section("Guardrails (monitor)", "h-guardrails",
     h("p", { id: "verdict" }, badge(verdict.verdict), " ", verdict.reason),
     tiles.length ? h("div", { class: "tiles" }, tiles)
