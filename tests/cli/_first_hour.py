@@ -28,13 +28,16 @@ def one_line(text: str) -> str:
 
 def registered(spec: Experiment, folder: Path, *, start: bool = True) -> tuple[Path, Path]:
     """The spec written to ``folder/spec.yaml`` and created (and started) in
-    ``folder/champion.db`` through the command line."""
+    ``folder/champion.db`` through the command line (its models are not loaded: the specs
+    here name models that only the analysis tests' event generator knows)."""
     spec_file = folder / "spec.yaml"
     spec_file.write_text(dump_spec(spec), encoding="utf-8")
     registry = folder / "champion.db"
-    result = invoke("experiment", "create", "-f", str(spec_file), "--registry", str(registry))
+    result = invoke("experiment", "create", "-f", str(spec_file), "--registry", str(registry),
+                    "--no-load")  # fmt: skip
     assert result.exit_code == 0, result.output
     if start:
-        result = invoke("experiment", "start", spec.name, "--registry", str(registry))
+        result = invoke("experiment", "start", spec.name, "--registry", str(registry),
+                        "--no-load")  # fmt: skip
         assert result.exit_code == 0, result.output
     return spec_file, registry

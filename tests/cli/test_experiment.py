@@ -2,6 +2,7 @@
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 import typer
@@ -13,6 +14,7 @@ from champion.spec import load_spec
 
 runner = CliRunner()
 NAME = "fraud-detector-v2"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 app = typer.Typer()
 app.add_typer(experiment_app, name="experiment")
@@ -31,6 +33,8 @@ def db(tmp_path, monkeypatch) -> str:
 
 def run(*args: str, db: str | None = None, ok: bool = True):
     full = ["experiment", *args] + (["--db", db] if db else [])
+    if args[0] == "start":  # the example's python models live beside its spec, not here
+        full += ["--models-dir", str(EXAMPLES)]
     result = runner.invoke(app, full)
     if ok:
         assert result.exit_code == 0, result.output
@@ -197,6 +201,8 @@ def make_yaml(tmp_path, fraud_spec):
     def build(name: str):
         path = tmp_path / f"{name}.yaml"
         path.write_text(fraud_spec.read_text().replace(f"name: {NAME}", f"name: {name}"))
+        models = fraud_spec.parent / "fraud_models.py"  # create loads the models beside the spec
+        (tmp_path / models.name).write_text(models.read_text())
         return path
 
     return build

@@ -45,8 +45,8 @@ def _running(tmp_path, stages=(10, 25, 50, 100), hours=24.0) -> str:
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(dump_spec(_spec(list(stages), hours)), encoding="utf-8")
     registry = str(tmp_path / "champion.db")
-    for args in (["create", "-f", str(spec_file)], ["start", NAME]):
-        result = invoke("experiment", *args, "--registry", registry)
+    for args in (["create", "-f", str(spec_file)], ["start", NAME]):  # no models to load
+        result = invoke("experiment", *args, "--registry", registry, "--no-load")
         assert result.exit_code == 0, result.output
     return registry
 

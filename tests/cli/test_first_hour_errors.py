@@ -4,8 +4,10 @@ its line, and an outcome file's problems are all listed in one pass."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,69 @@ def test_a_missing_model_file_fails_validate_with_the_spec_line(example):
     assert "v2_0.joblib" in text
 
 
+def _missing_model(example: Path) -> int:
+    """The example with v2_0 served from a model file that does not exist; its line."""
+    _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
+          '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
+    return _line_of(example, "v2_0.joblib")
+
+
+def _experiments(registry: Path) -> list[str]:
+    result = invoke("experiment", "list", "--json", "--registry", str(registry))
+    assert result.exit_code == 0, result.output
+    return [e["name"] for e in json.loads(result.stdout)]
+
+
+def test_create_refuses_a_spec_whose_model_file_is_missing(example):
+    line = _missing_model(example)
+    registry = example.parent / "champion.db"
+    result = invoke("experiment", "create", "-f", str(example), "--registry", str(registry))
+    assert result.exit_code == 2
+    text = one_line(result.stderr)
+    assert f"models.v2_0.target ({example}:{line}): model 'v2_0' cannot be served" in text
+    assert f"file not found: {example.parent / 'v2_0.joblib'}" in text
+    assert "--no-load" in text
+    assert "Traceback" not in result.output
+    assert _experiments(registry) == []
+
+
+def test_start_refuses_a_registered_spec_whose_model_file_is_missing(example):
+    _missing_model(example)
+    registry = str(example.parent / "champion.db")
+    created = invoke("experiment", "create", "-f", str(example), "--registry", registry,
+                     "--no-load")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    for how in ([], ["--shadow"]):
+        result = invoke("experiment", "start", "fraud-detector-v2", *how, "--registry", registry,
+                        "--models-dir", str(example.parent))  # fmt: skip
+        assert result.exit_code == 2
+        text = one_line(result.stderr)
+        assert "models.v2_0.target (the spec registered as 'fraud-detector-v2')" in text
+        assert f"file not found: {example.parent / 'v2_0.joblib'}" in text
+        assert "--models-dir DIR" in text
+        assert "--no-load" in text
+    shown = invoke("experiment", "show", "fraud-detector-v2", "--registry", registry, "--json")
+    assert '"state": "draft"' in shown.stdout
+    forced = invoke("experiment", "start", "fraud-detector-v2", "--registry", registry,
+                    "--no-load")  # fmt: skip
+    assert forced.exit_code == 0, forced.output
+
+
+def test_start_loads_the_models_from_models_dir_as_serve_does(example, tmp_path, monkeypatch):
+    registry = str(example.parent / "champion.db")
+    assert invoke("experiment", "create", "-f", str(example), "--registry", registry).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delitem(sys.modules, "fraud_models", raising=False)
+    here = invoke("experiment", "start", "fraud-detector-v2", "--registry", registry)
+    assert here.exit_code == 2
+    assert f"module 'fraud_models' not found in {elsewhere}" in one_line(here.stderr)
+    there = invoke("experiment", "start", "fraud-detector-v2", "--registry", registry,
+                   "--models-dir", str(example.parent))  # fmt: skip
+    assert there.exit_code == 0, there.output
+
+
 def test_no_load_checks_the_file_only(example):
     _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
           '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
@@ -82,7 +147,7 @@ def test_an_install_hint_keeps_its_extra(example, monkeypatch, tmp_path):
     (tmp_path / "v2_0.joblib").write_bytes(b"not read: joblib is missing")
     _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
           '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
-    monkeypatch.setitem(__import__("sys").modules, "joblib", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "joblib", None)  # as if not installed
     result = invoke("validate", str(example))
     assert result.exit_code == 2
     assert "pip install 'champion[sklearn]'" in one_line(result.stderr)

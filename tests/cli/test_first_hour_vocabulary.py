@@ -46,7 +46,8 @@ def test_the_registry_env_var_names_the_registry_for_experiment_commands(folder)
     spec_file = folder / "spec.yaml"
     spec_file.write_text(dump_spec(make_spec()), encoding="utf-8")
     env = {"CHAMPION_REGISTRY": str(folder / "elsewhere.db")}
-    assert invoke("experiment", "create", "-f", str(spec_file), env=env).exit_code == 0
+    created = invoke("experiment", "create", "-f", str(spec_file), "--no-load", env=env)
+    assert created.exit_code == 0, created.output
     listed = invoke("experiment", "list", "--json", env=env)
     assert listed.exit_code == 0, listed.output
     assert [e["name"] for e in json.loads(listed.stdout)] == [NAME]

@@ -95,17 +95,45 @@ def _write(
             _summary(state)
 
 
+_CREATE_FIX = (
+    "fix the target or put the file there (--models-dir DIR when the models live elsewhere), "
+    "or register the spec without loading its models with --no-load"
+)
+_START_FIX = (
+    "give the folder `champion serve` will load the models from with --models-dir DIR (the "
+    "default is the current folder), or start without loading them with --no-load"
+)
+Load = Annotated[
+    bool,
+    typer.Option(
+        "--load/--no-load",
+        help="Load and call every model once first, as serve does (python models run their "
+        "module), and refuse a spec whose model cannot be served; --no-load skips that.",
+    ),
+]
+
+
 @experiment_app.command()
 def create(
     file: Annotated[Path, typer.Option("--file", "-f", help="Experiment spec (YAML).")],
     db: Db = None,
     by: By = None,
     reason: Reason = "",
+    load: Load = True,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option("--models-dir", help="Folder models load from (default: the spec's)."),
+    ] = None,
     json_output: Json = False,
 ) -> None:
-    """Register a spec as a draft (version 1)."""
+    """Register a spec as a draft (version 1), once its models load (as validate checks)."""
     with _registry(db) as registry:
-        state = registry.create(load_spec(file), by=by, reason=reason)
+        spec = load_spec(file)
+        if load:
+            from champion.cli.validate import check_models
+
+            check_models(spec, file, models_dir, fix=_CREATE_FIX)
+        state = registry.create(spec, by=by, reason=reason)
         if json_output:
             print_json(state.to_dict())
         else:
@@ -204,11 +232,29 @@ def start(
     by: By = None,
     reason: Reason = "",
     expect: Expect = None,
+    load: Load = True,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--models-dir",
+            help="Folder models load from, as `champion serve --models-dir` (default: the "
+            "current folder).",
+        ),
+    ] = None,
     json_output: Json = False,
 ) -> None:
-    """Serve the spec's allocation (running), or with --shadow only mirror traffic."""
-    _write(db, name, expect, json_output, lambda r, v: r.start(
-        name, shadow=shadow, expected_version=v, by=by, reason=reason))  # fmt: skip
+    """Serve the spec's allocation (running), or with --shadow only mirror traffic; refused
+    while a model of the registered spec cannot be loaded."""
+
+    def change(registry: Registry, version: int) -> ExperimentState:
+        if load:
+            from champion.cli.validate import check_models
+
+            check_models(registry.get(name).spec, None, models_dir, fix=_START_FIX)
+        return registry.start(name, shadow=shadow, expected_version=version, by=by,
+                              reason=reason)  # fmt: skip
+
+    _write(db, name, expect, json_output, change)
 
 
 @experiment_app.command()
@@ -232,6 +278,7 @@ def ramp(
 
 def _ending(action: str, doc: str, *, called: str | None = None) -> None:
     """A command ``called`` (default: ``action``) calling the registry's ``action``."""
+
     def command(
         name: Name,
         reason: Required,

@@ -34,23 +34,42 @@ def plan_for_spec(experiment: Experiment, daily_units: float | None = None) -> P
     )
 
 
-def check_models(experiment: Experiment, path: Path, models_dir: Path | None = None) -> None:
+def check_models(
+    experiment: Experiment,
+    path: Path | None,
+    models_dir: Path | None = None,
+    *,
+    fix: str = "fix the target, or check the file only with --no-load",
+) -> None:
     """Load and call every model once, as ``champion serve`` does at start-up; a model that
-    cannot be served is a problem of the spec, reported with its line."""
+    cannot be served is a problem of the spec, reported with its field, line and ``fix``.
+
+    ``path`` is the spec's file (relative targets load from its folder unless
+    ``models_dir``); None for a spec read from the registry, whose models load from
+    ``models_dir`` or the current folder, as ``champion serve --registry`` loads them.
+    """
     from champion.models.loader import load_models
 
-    base = models_dir if models_dir is not None else path.parent
+    base = models_dir or (path.parent if path is not None else Path.cwd())
     try:
         loaded = load_models(experiment, base)
     except ModelsFailedToLoad as e:
+        source = str(path) if path is not None else f"experiment {experiment.name!r}"
         problems = [
-            f"{where_in_spec(path, ('models', err.model, 'target'))}: model {err.model!r} "
-            f"cannot be served: {err.problem}"
+            f"{_where(path, experiment.name, err.model)}: model {err.model!r} cannot be "
+            f"served: {err.problem}; {fix}"
             for err in e.errors
         ]
-        raise SpecError(str(path), problems) from None
+        raise SpecError(source, problems) from None
     for adapter in loaded.values():
         adapter.close()
+
+
+def _where(path: Path | None, name: str, model: str) -> str:
+    field = ("models", model, "target")
+    if path is not None:
+        return where_in_spec(path, field)
+    return f"models.{model}.target (the spec registered as {name!r})"
 
 
 def _render(experiment: Experiment, plan: Plan | None, path: Path, loaded: bool) -> None:
