@@ -161,3 +161,25 @@ def test_a_model_failure_on_the_fast_path_is_answered_from_the_error_table(
     error = json.loads(answer["body"])["error"]
     assert error["code"] == "model_error"
     assert len(_exposures(tmp_path / "events")) == 1  # logged once
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_collectors_reach(
+    write_spec, models_dir, monkeypatch
+):
+    """A full collection walks every tracked object: a worker's libraries and models are
+    frozen once it is built, so collections walk only what requests create."""
+    import gc
+
+    from champion.serve.app import app_from_env
+
+    monkeypatch.setenv("CHAMPION_SPECS", json.dumps([str(write_spec())]))
+    monkeypatch.setenv("CHAMPION_MODELS_DIR", str(models_dir))
+    gc.unfreeze()
+    before = gc.get_freeze_count()
+    app = app_from_env()
+    try:
+        assert before == 0
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+        app.state.router.close()
