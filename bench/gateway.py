@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -316,6 +317,7 @@ def router_us_per_call(root: Path, calls: int) -> float:
             return time.perf_counter() - start - 0.03
 
         asyncio.run(run(2_000))  # warm-up
+        gc.freeze()  # as a gateway worker does once loaded (champion.serve.app.app_from_env)
         rounds = [asyncio.run(run(calls)) / calls * 1e6 for _ in range(5)]
         router.drain_shadows(10)
         stats = router.shadow_stats
