@@ -10,6 +10,7 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from champion.analysis.significance import significance
 from champion.stats.results import SRMResult, TestResult
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def _challenger(r: ChallengerResult) -> dict[str, Any]:
         "p_value": t.p_value,
         "p_value_adjusted": r.p_value_adjusted,
         "significant": r.significant,
+        "significance": significance(c, r.significant),  # with its direction: "yes, WORSE"
         "alternative": t.alternative,
         "method": t.method,
         "status": c.status,
@@ -284,6 +286,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "p_value": s.comparison.test.p_value,
                 "p_value_adjusted": s.p_value_adjusted,
                 "significant": s.significant,
+                "significance": significance(s.comparison, s.significant),
                 "against": s.against,
                 "status": s.comparison.status,
             }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from champion.analysis.significance import significance as significance_of
 from champion.report.terminal import (
     early_lines,
     fmt_diff,
@@ -121,7 +123,7 @@ def guardrail_table(report: Report) -> str:
 
 
 def _table(
-    table_id: str, head: tuple[str, ...], rows: list[tuple[str, ...]], text: bool = False
+    table_id: str, head: tuple[str, ...], rows: Sequence[tuple[str, ...]], text: bool = False
 ) -> str:
     """``text``: cells of sentences, aligned left (numbers stay right-aligned otherwise)."""
     header = "".join(f"<th>{e(h)}</th>" for h in head)
@@ -201,14 +203,19 @@ def segments_table(report: Report) -> str:
         kind = kinds.get(sg.metric, "mean")
         lo, hi = t.diff_ci
         ci = "-" if _nan(lo) else f"{fmt_diff(kind, lo)} to {fmt_diff(kind, hi)}"
-        flag = "against the aggregate" if sg.against else ("significant" if sg.significant
-                                                            else "")  # fmt: skip
+        flag = significance_of(sg.comparison, sg.significant)
+        flag += ", against the aggregate" if sg.against else ""
         rows.append((sg.metric, f"{sg.attribute}={sg.value}", sg.variant,
                      f"{sg.comparison.n_treatment:,.0f}", f"{fmt_diff(kind, t.diff)} [{ci}]",
                      "-" if _nan(t.rel_lift) else f"{t.rel_lift:+.1%}",
                      fmt_p(sg.p_value_adjusted), flag))  # fmt: skip
-    head = ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", "")
-    note = f"<p>p adj: {e(report.rules.correction)}-corrected across segments.</p>"
+    head = ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", "significant")
+    note = (
+        f"<p>p adj: {e(report.rules.correction)}-corrected across segments. significant: "
+        "after that correction, and in which direction for the metric (WORSE: its bad "
+        "direction); against the aggregate: the segment moves the other way from the whole "
+        "experiment.</p>"
+    )
     return "<h2>Segments</h2>" + _table("segments", head, rows) + note
 
 

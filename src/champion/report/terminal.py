@@ -11,10 +11,13 @@ import re
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+from champion.analysis.significance import BETTER, NOT_SIGNIFICANT, WORSE
+from champion.analysis.significance import significance as significance_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -150,28 +153,27 @@ def _health(report: Report) -> Panel:
         f"{h.units_in_window:,} units ({h.units_in_window_share:.1%}) still inside the "
         "primary window",
     )
-    body = [t]
+    body: list[RenderableType] = [t]
     body += [f"[yellow]! {escape(humanize(w))}[/]" for w in report.warnings]
     return Panel(Group(*body), title="Health", title_align="left", box=box.ROUNDED)
 
 
 def significance(r: ChallengerResult) -> str:
-    """ "yes, better", "yes, WORSE" (significant in the metric's bad direction), "no", or the
-    comparison's status when there is no test (empty_arm, too_few, ...)."""
-    c = r.comparison
-    if c.status != "ok":
-        return c.status
-    if not r.significant:
-        return "no"
-    return "yes, better" if c.better > 0 else "yes, WORSE"
+    """A metric's significance with its direction (``champion.analysis.significance``)."""
+    return significance_of(r.comparison, r.significant)
+
+
+def _sig_markup(label: str) -> str:
+    """The label in words, coloured too (colour is never the only signal)."""
+    colours = {BETTER: f"[bold green]{BETTER}[/]", WORSE: f"[bold red]{WORSE}[/]",
+               NOT_SIGNIFICANT: NOT_SIGNIFICANT}  # fmt: skip
+    return colours.get(label, f"[yellow]{escape(label)}[/]")
 
 
 def _effect_row(m: MetricResult, v: str, r: ChallengerResult) -> list[str]:
     c = r.comparison
     t = c.test
-    label = significance(r)
-    sig = {"yes, better": "[bold green]yes, better[/]", "yes, WORSE": "[bold red]yes, WORSE[/]",
-           "no": "no"}.get(label, f"[yellow]{escape(label)}[/]")  # fmt: skip
+    sig = _sig_markup(significance(r))
     return [
         f"{escape(m.name)}{' *' if m.role == 'primary' else ''}",
         escape(v),
@@ -254,7 +256,7 @@ def _metrics(report: Report) -> Panel:
         "by the covariate. P(beat), exp. loss: Bayesian chance that the challenger is better "
         "and the expected loss of shipping it. power: for the design's MDE at this sample."
     )
-    body: list = [effects, confidence, legend, *notes]
+    body: list[RenderableType] = [effects, confidence, legend, *notes]
     return Panel(Group(*body), title="Metrics", title_align="left", box=box.ROUNDED)
 
 
@@ -262,12 +264,14 @@ def _segments(report: Report) -> Panel | None:
     if not report.segments:
         return None
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", ""):
+    for col in ("metric", "segment", "variant", "n", "diff [CI]", "lift", "p adj", "sig"):
         t.add_column(col, overflow="fold")
     kinds = {m.name: m.kind for m in report.metrics}
     for s in report.segments:
         c = s.comparison
-        flag = "[bold red]against[/]" if s.against else ("sig" if s.significant else "")
+        flag = _sig_markup(significance_of(c, s.significant))
+        if s.against:
+            flag += ", [bold red]against the aggregate[/]"
         kind = kinds.get(s.metric, "")
         t.add_row(
             escape(s.metric),
@@ -279,7 +283,12 @@ def _segments(report: Report) -> Panel | None:
             _p(s.p_value_adjusted),
             flag,
         )
-    return Panel(t, title="Segments", title_align="left", box=box.ROUNDED)
+    legend = (
+        f"sig: significant after {escape(report.rules.correction)} correction across segments, "
+        "and in which direction for the metric (WORSE: its bad direction); against the "
+        "aggregate: the segment moves the other way from the whole experiment."
+    )
+    return Panel(Group(t, legend), title="Segments", title_align="left", box=box.ROUNDED)
 
 
 def _guardrails(report: Report) -> Panel | None:
