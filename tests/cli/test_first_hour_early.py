@@ -79,3 +79,21 @@ def test_once_the_windows_have_closed_the_early_summary_is_gone(young):
     result = _analyze(folder, "--json", "--as-of", later)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["early"] is None
+
+
+def test_an_empty_cell_says_why_it_has_no_test_not_significant_no(young, tmp_path):
+    """No window has closed: each metric's significance is its status (empty_arm), never
+    "no", in --json and on the HTML page."""
+    folder, _ = young
+    result = _analyze(folder, "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    said = {r["significance"] for m in metrics.values() for r in m["challengers"].values()}
+    assert said == {"empty_arm"}
+    page = tmp_path / "report.html"
+    assert _analyze(folder, "--html", str(page)).exit_code == 0
+    table = page.read_text(encoding="utf-8").split('<table id="metrics">', 1)[1]
+    cells = table.split("</table>", 1)[0]
+    assert "<td>empty_arm</td>" in cells
+    assert "<td>no</td>" not in cells
+    assert "- to -" not in cells

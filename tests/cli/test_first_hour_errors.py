@@ -54,6 +54,17 @@ def test_a_value_holding_markup_is_printed_as_written_not_a_traceback(example):
     assert "'x[/b]y'" in result.stderr
 
 
+def test_a_spec_error_keeps_the_brackets_of_the_values_it_quotes(example):
+    """Rich markup once ate "[v2_0]" out of spec errors: the quoted names stay as written."""
+    _edit(example, "allocation: {v1_3: 0.95, v2_0: 0.05}",
+          'allocation: {v1_3: 0.95, "[v2_0]": 0.05}')  # fmt: skip
+    result = invoke("validate", str(example), "--no-load")
+    assert result.exit_code == 2
+    text = one_line(result.stderr)
+    assert "names ['[v2_0]'], which are not variants" in text
+    assert "gives no share to ['v2_0']" in text
+
+
 def test_a_missing_model_file_fails_validate_with_the_spec_line(example):
     _edit(example, '{kind: python, target: "fraud_models:score_v2_0"}',
           '{kind: sklearn, target: "v2_0.joblib"}')  # fmt: skip
