@@ -156,3 +156,32 @@ def test_shadow_a_fast_model_is_scored_on_the_event_loop_without_a_thread():
     finally:
         runner.close()
     assert len(outcomes) == runner.stats.submitted == 101
+
+
+def test_shadow_on_the_loop_full_batches_cancel_the_linger_and_a_new_loop_drains_its_own():
+    """While calls keep coming, every model call scores a full batch: a drain at the linger
+    would score the few calls that came in since the last full batch; a loop started after
+    one ended (its pending drain gone with it) still drains its calls by itself."""
+    import asyncio
+
+    outcomes, on_result = _collect()
+    model = Batched()
+    model.inline = True
+    runner = ShadowRunner(on_result, max_queue=64, loop_linger=0.3)  # full batch: 32
+
+    async def serve(n: int, pause: float) -> None:
+        for i in range(n):
+            runner.submit(model, {"x": float(i)}, timeout_ms=1000)
+            await asyncio.sleep(pause)  # requests spread out over more than the linger
+        await asyncio.sleep(0.5)
+
+    try:
+        asyncio.run(serve(256, 0.002))
+        assert runner.stats.completed == 256
+        assert model.sizes == [32] * 8
+        asyncio.run(serve(5, 0.0))  # a new loop: its calls are drained on it after the linger
+        assert runner.stats.completed == 261
+        assert runner.in_flight() == 0
+    finally:
+        runner.close()
+    assert len(outcomes) == 261

@@ -78,7 +78,7 @@ class _Lane:
 
     __slots__ = (
         "adapter", "batches", "busy", "idle", "loop", "loop_busy", "loop_queue", "loop_taken",
-        "on_loop", "queue", "scheduled", "taken", "thread", "urgent", "wake",
+        "on_loop", "queue", "taken", "thread", "timer", "urgent", "wake",
     )  # fmt: skip
 
     def __init__(self, adapter: ModelAdapter) -> None:
@@ -99,8 +99,8 @@ class _Lane:
         self.on_loop = adapter.inline is True and not adapter.is_async
         self.loop_queue: deque[_Item] = deque()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.scheduled = False  # a drain is scheduled on ``loop``
-        self.urgent = False  # ... and one for the next turn of the loop
+        self.timer: asyncio.TimerHandle | None = None  # a drain after ``loop_linger``
+        self.urgent = False  # a drain at the loop's next turn (a full batch is waiting)
         self.loop_busy = 0
         self.loop_taken = 0
 
@@ -160,12 +160,14 @@ class ShadowRunner:
         # No lock: a deque append is atomic, and the drains count what they take.
         queue.append((features, timeout_ms / 1000.0, context))
         if loop is not None:
-            if not lane.scheduled:
-                lane.scheduled, lane.loop = True, loop
-                loop.call_later(self._loop_linger, self._drain_on_loop, lane)
-            elif len(queue) >= self._loop_full and not lane.urgent:
-                lane.urgent = True  # a batch is ready: score it at the loop's next turn
-                loop.call_soon(self._drain_on_loop, lane)
+            if lane.loop is not loop:  # a new loop: a drain pending on the old one is gone
+                lane.loop, lane.timer, lane.urgent = loop, None, False
+            if len(queue) >= self._loop_full:
+                if not lane.urgent:
+                    lane.urgent = True  # a batch is ready: score it at the loop's next turn
+                    loop.call_soon(self._drain_on_loop, lane)
+            elif lane.timer is None:
+                lane.timer = loop.call_later(self._loop_linger, self._drain_on_loop, lane)
             return True
         if lane.thread is None:
             self._start_worker(lane)
@@ -174,12 +176,25 @@ class ShadowRunner:
         return True
 
     def _drain_on_loop(self, lane: _Lane) -> None:
-        """Score one batch of the loop's queue on the loop; more later if more is waiting."""
-        lane.scheduled = lane.urgent = False
+        """Score one batch of the loop's queue on the loop, then wait for the next one.
+
+        One drain is pending at a time: a full batch scores at the loop's next turn (and
+        cancels the linger timer); fewer calls wait ``loop_linger`` for company, so a model
+        call is not spent on the one request that came in while a batch was scored.
+        """
+        lane.urgent = False
+        if lane.timer is not None:
+            lane.timer.cancel()
+            lane.timer = None
         self._take(lane, lane.loop_queue, None, on_loop=True)
-        if lane.loop_queue and not lane.scheduled and lane.loop is not None:
-            lane.scheduled = True
-            lane.loop.call_soon(self._drain_on_loop, lane)  # other requests run in between
+        queue, loop = lane.loop_queue, lane.loop
+        if not queue or loop is None or loop.is_closed():
+            return
+        if len(queue) >= self._loop_full:
+            lane.urgent = True
+            loop.call_soon(self._drain_on_loop, lane)  # other requests run in between
+        else:
+            lane.timer = loop.call_later(self._loop_linger, self._drain_on_loop, lane)
 
     @property
     def stats(self) -> ShadowStats:
