@@ -1,7 +1,7 @@
-"""The dashboard's HTML shell: landmarks, navigation, the token field; the script does the rest.
+"""The dashboard's HTML shell: landmarks, navigation, the token field; the scripts do the rest.
 
 Kept in Python rather than an ``.html`` file so it is built with the assets' content hashes
-(a new release's script is never taken from a browser cache) and no packaging rule for
+(a new release's scripts are never taken from a browser cache) and no packaging rule for
 HTML files can leave it out of a wheel.
 """
 
@@ -11,9 +11,11 @@ import hashlib
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["ASSETS", "page"]
+__all__ = ["ASSETS", "SCRIPTS", "page"]
 
-ASSETS = ("app.js", "style.css")
+#: the scripts in the order the page runs them (each uses what the ones before define)
+SCRIPTS = ("dom.js", "charts.js", "list.js", "readout.js", "experiment.js", "tools.js", "app.js")
+ASSETS = (*SCRIPTS, "style.css")
 
 
 @cache
@@ -25,7 +27,8 @@ def _version(asset: str) -> str:
 @cache
 def page() -> str:
     """The one page every view of the dashboard is rendered into."""
-    js, css = (f"/ui/assets/{a}?v={_version(a)}" for a in ASSETS)
+    css = f"/ui/assets/style.css?v={_version('style.css')}"
+    js = "\n".join(f'<script src="/ui/assets/{a}?v={_version(a)}" defer></script>' for a in SCRIPTS)
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -54,7 +57,7 @@ def page() -> str:
 </header>
 <p id="status" class="status" role="status" aria-live="polite"></p>
 <main id="main" tabindex="-1"><p>Loading…</p></main>
-<script src="{js}" defer></script>
+{js}
 </body>
 </html>
 """

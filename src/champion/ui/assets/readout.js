@@ -1,0 +1,95 @@
+// champion dashboard: the read-out (champion analyze --json) as tables beside small charts.
+"use strict";
+
+function readoutSection(found) {
+  const head = h("h2", { id: "h-readout" }, "Read-out");
+  const wrap = h("section", { "aria-labelledby": "h-readout", id: "readout" }, head);
+  if (!found || found.status !== "ok") {
+    wrap.append(h("p", { class: "muted" }, found ? found.message || found.status : "reading…"));
+    return wrap;
+  }
+  const r = found.report;
+  wrap.setAttribute("data-as-of", r.as_of);
+  wrap.append(h("p", {}, "Decision so far: ", h("strong", { id: "decision" }, r.decision),
+    r.decision_variant ? ` (${r.decision_variant})` : "", h("span", { class: "muted" },
+    ` · as of ${when(r.as_of)} · computed ${when(found.computed_at)}`)));
+  wrap.append(h("ul", { class: "reasons" }, (r.reasons || []).map((x) => h("li", {}, x))));
+  const hl = r.health || {}, srm = r.srm || {};
+  wrap.append(h("h3", {}, "Health"), h("table", { id: "health" }, h("tbody", {},
+    h("tr", {}, h("th", { scope: "row" }, "SRM"), h("td", {}, srm.mismatch ? badge("mismatch")
+      : badge("ok")), ncell(srm.p_value, (x) => "p = " + num(x, 4), { id: "srm-p" })),
+    h("tr", {}, h("th", { scope: "row" }, "exposed units"), h("td", {}), ncell(hl.exposed_units, int, { id: "exposed" })),
+    h("tr", {}, h("th", { scope: "row" }, "crossovers"), h("td", {}),
+      ncell(Object.values(r.crossovers || {}).reduce((a, b) => a + b, 0), int)),
+    h("tr", {}, h("th", { scope: "row" }, "last exposure (h ago)"), h("td", {}), ncell(hl.exposure_lag_hours)))),
+    h("ul", { class: "warnings" }, (r.warnings || []).map((x) => h("li", {}, badge("warn"), " ", x))));
+  // metrics table beside a forest plot of the relative lifts
+  const mrows = [], forest = [];
+  for (const [name, m] of Object.entries(r.metrics || {})) {
+    for (const [variant, c] of Object.entries(m.challengers || {})) {
+      mrows.push(h("tr", { "data-metric": name, "data-variant": variant },
+        h("th", { scope: "row" }, name, h("div", { class: "muted small" }, `${m.role} · ${m.kind}`)),
+        h("td", {}, variant), ncell(c.control_value), ncell(c.value),
+        ncell(c.rel_lift, signedPct, { "data-field": "rel_lift" }),
+        h("td", { class: "n", "data-field": "rel_lift_ci",
+                  "data-value": JSON.stringify(c.rel_lift_ci) }, ci(c.rel_lift_ci, signedPct)),
+        ncell(c.p_value, (x) => num(x, 3), { "data-field": "p_value" }),
+        ncell(c.p_value_adjusted, (x) => num(x, 3), { "data-field": "p_value_adjusted" }),
+        h("td", {}, c.significant ? badge("ok", "significant") : "not significant"),
+        ncell(c.n, int), ncell(c.control_n, int)));
+      forest.push({ name: `${name} ${variant}`, estimate: c.rel_lift,
+                    lo: (c.rel_lift_ci || [])[0], hi: (c.rel_lift_ci || [])[1] });
+    }
+  }
+  wrap.append(h("h3", {}, "Metrics"), h("div", { class: "pair" },
+    table(null, ["metric", "variant", "champion", "challenger", "lift", "95% CI", "p", "adj. p",
+                 "", "n", "champion n"], mrows, { id: "metrics" }),
+    forestPlot("Relative lift with 95% confidence interval, per metric", forest)));
+  // the primary metric's cumulative difference, with its CI and boundaries
+  const primary = Object.values(r.metrics || {}).find((m) => m.role === "primary");
+  if (primary) {
+    for (const [variant, c] of Object.entries(primary.challengers || {})) {
+      const cum = c.cumulative || [];
+      if (!cum.length) continue;
+      const day = (p) => Date.parse(p.day);
+      wrap.append(h("h4", {}, `Cumulative difference, ${variant} − champion`), h("div", { class: "pair" },
+        lineChart(`Cumulative difference of ${variant} with 95% CI and the decision boundaries`, [
+          { name: "difference", points: cum.map((p) => [day(p), p.diff]),
+            band: cum.map((p) => [day(p), (p.diff_ci || [])[0], (p.diff_ci || [])[1]]) },
+          { name: "upper boundary", dash: true, points: cum.map((p) => [day(p), (p.boundary_diff || [])[1]]) },
+          { name: "lower boundary", dash: true, points: cum.map((p) => [day(p), (p.boundary_diff || [])[0]]) },
+        ], { zero: true }),
+        table(null, ["day", "diff", "95% CI", "information"], cum.map((p) => h("tr", {},
+          h("td", {}, p.day), ncell(p.diff), h("td", { class: "n" }, ci(p.diff_ci)),
+          ncell(p.information_fraction, pct))))));
+    }
+  }
+  if ((r.guardrails || []).length) {
+    wrap.append(h("h3", {}, "Guardrails (read-out)"), table(null,
+      ["guardrail", "variant", "rule", "status", "value", "champion", "bound"],
+      r.guardrails.map((g) => h("tr", { title: g.evidence }, h("td", {}, g.guardrail), h("td", {}, g.variant),
+        h("td", {}, g.rule), h("td", {}, badge(g.status === "pass" ? "pass" : g.status === "fail" ? "fail" : "inconclusive", g.status)),
+        ncell(g.value), ncell(g.champion_value), h("td", { class: "n" }, ci(g.bound))))));
+  }
+  if ((r.segments || []).length) {
+    const segs = r.segments.slice(0, 60);
+    wrap.append(h("h3", {}, "Segments"), h("p", { class: "muted" },
+      `${r.segments.length} cells; p-values adjusted (${(r.rules || {}).correction || "holm"}) across each metric's segments`),
+      table(null, ["metric", "variant", "segment", "n", "lift", "95% CI", "p", "adj. p", ""],
+        segs.map((g) => h("tr", {}, h("td", {}, g.metric), h("td", {}, g.variant),
+          h("td", {}, `${g.attribute} = ${g.value}`), ncell(g.n_treatment + g.n_control, int),
+          ncell(g.rel_lift, signedPct), h("td", { class: "n" }, ci(g.rel_lift_ci, signedPct)),
+          ncell(g.p_value, (x) => num(x, 3)), ncell(g.p_value_adjusted, (x) => num(x, 3)),
+          h("td", {}, g.significant ? badge(g.against ? "fail" : "ok", g.against ? "against" : "significant") : "")))));
+  }
+  const sv = r.serving;
+  if (sv && sv.requests) {
+    wrap.append(h("h3", {}, "Serving (read-out)"), table(null, ["variant", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"],
+      Object.keys(sv.requests).map((k) => {
+        const lat = (sv.latency_ms || {})[k] || {};
+        return h("tr", {}, h("td", {}, k), ncell(sv.requests[k], int), ncell((sv.errors || {})[k], int),
+          ncell((lat.p50 || {}).estimate), ncell((lat.p95 || {}).estimate), ncell((lat.p99 || {}).estimate));
+      })));
+  }
+  return wrap;
+}
