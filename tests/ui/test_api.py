@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from champion.cli import app as cli
 from champion.serve.settings import load_settings
 from champion.ui import create_ui_app
+from champion.ui.shell import ASSETS
 from champion.ui.tools import MAX_RACE_WORK
 from tests.serve._support import HERE as SERVE_TESTS
 from tests.serve._support import ThreadServer, spec_text
@@ -120,6 +121,17 @@ def test_a_gateway_over_spec_files_says_the_dashboard_needs_a_registry(tmp_path:
 def test_the_dashboard_routes_stay_out_of_the_openapi_schema(gateway: str) -> None:
     paths = httpx.get(f"{gateway}/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/ui")]
+
+
+def test_every_asset_the_page_names_is_served_from_the_package(gateway: str) -> None:
+    page = httpx.get(f"{gateway}/ui").text
+    for asset in ASSETS:
+        assert f"/ui/assets/{asset}?v=" in page
+        response = httpx.get(f"{gateway}/ui/assets/{asset}")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(
+            "text/css" if asset.endswith(".css") else "text/javascript")  # fmt: skip
+        assert len(response.content) > 500
 
 
 def test_an_asset_outside_the_list_is_404(gateway: str) -> None:

@@ -2,7 +2,7 @@
 
 The page is one HTML shell, a few small scripts and a stylesheet, all package data served here
 (no CDN: the dashboard works offline). The scripts render every view from the JSON routes
-and polls them every ``REFRESH_SECONDS``. Reads need the ``predict`` scope (open unless
+and poll them every ``REFRESH_SECONDS``. Reads need the ``predict`` scope (open unless
 ``CHAMPION_PREDICT_TOKEN`` is set, like the verdict route); actions need ``admin``. Every
 route runs its registry and event-store work in the threadpool and none is in the OpenAPI
 schema; nothing here touches the serving routes.
