@@ -77,6 +77,8 @@ def test_a_guardrail_stop_by_the_monitor_shows_within_the_refresh_interval(
     assert "violation" in evidence
     assert "0.034" in evidence
     assert "2/2" in evidence
+    page.wait_for_timeout((REFRESH_SECONDS + 1) * 1000)  # a refresh leaves it open
+    assert monitor_row.locator("details").get_attribute("open") is not None
     assert "stopped" in page.inner_text("#top")
     copy_to_docs(shoot(page, "monitor-stop"))
 

@@ -25,6 +25,7 @@ function schedule() {
 }
 
 async function refresh() {
+  if (document.hidden) return;  // a tab in the background costs the server nothing
   if (ui.view && ui.view.update) await ui.view.update();
 }
 
@@ -43,6 +44,7 @@ async function start() {
   ui.config = got.ok ? got.body : { admin: false, refresh_seconds: 5 };
   if (!got.ok) say(`cannot read the dashboard's settings: ${got.message} (${got.status})`);
   window.addEventListener("hashchange", () => { route(); main().focus(); });
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
   await route();
   schedule();
 }

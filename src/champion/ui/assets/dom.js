@@ -104,3 +104,14 @@ function table(caption, head, rows, attrs = {}) {
 }
 
 function main() { return document.getElementById("main"); }
+
+// Replace a slot's content only when what it shows has changed, so a poll leaves an opened
+// "why" open, the focus where it was and the page where it was scrolled.
+const shown = new WeakMap();
+function keep(slot, data, build) {
+  const key = JSON.stringify(data, (k, v) => (k === "computed_at" ? undefined : v));
+  if (shown.get(slot) === key) return false;
+  shown.set(slot, key);
+  slot.replaceChildren(build());
+  return true;
+}

@@ -125,9 +125,10 @@ function actionForm(v, onDone) {
 
 function experimentPage(name) {
   const top = h("div", { id: "top" }), actions = h("div", { id: "action-slot" });
-  const body = h("div", { id: "body" }), ro = h("div", { id: "readout-slot" });
+  const slots = [h("div", {}), h("div", {}), h("div", {}), h("div", {})];
+  const ro = h("div", { id: "readout-slot" });
   main().replaceChildren(h("p", {}, h("a", { href: "#/" }, "← all experiments")),
-    h("h1", {}, name), top, actions, body, ro);
+    h("h1", {}, name), top, actions, ...slots, ro);
   let version = null, actionState = null;
   ui.view = {
     async update() {
@@ -143,11 +144,15 @@ function experimentPage(name) {
         if (kept && kept.childNodes.length) document.getElementById("action-result").replaceChildren(...kept.childNodes);
         version = v.version; actionState = v.state;
       }
-      body.replaceChildren(timelineSection(v), guardrailSection(v), servingSection(v), historySection(v));
+      keep(slots[0], [v.timeline, v.live_percent, v.stage, v.stages], () => timelineSection(v));
+      keep(slots[1], v.verdict, () => guardrailSection(v));
+      keep(slots[2], v.windows, () => servingSection(v));
+      keep(slots[3], v.history, () => historySection(v));
       say(`updated ${new Date().toLocaleTimeString()}`);
       const found = await api(`/experiments/${encodeURIComponent(name)}/readout`);
-      ro.replaceChildren(readoutSection(found.ok ? found.body
-        : { status: "error", message: `${found.message} (${found.status})` }));
+      const readout = found.ok ? found.body
+        : { status: "error", message: `${found.message} (${found.status})` };
+      keep(ro, [readout.status, readout.message, readout.report], () => readoutSection(readout));
     },
   };
   return ui.view.update();

@@ -78,7 +78,13 @@ function listPage() {
     } }, label))));
   const count = h("p", { class: "muted", id: "count" });
   function draw() {
-    tbody.replaceChildren(...listBody());
+    const focused = document.activeElement && document.activeElement.closest("#experiments tbody tr");
+    const changed = keep(tbody, [ui.rows, ui.summaries, ui.filter, ui.sort],
+                         () => { const f = document.createDocumentFragment(); f.append(...listBody()); return f; });
+    if (changed && focused) {  // the link that had the focus keeps it
+      const again = tbody.querySelector(`tr[data-name="${CSS.escape(focused.dataset.name)}"] a`);
+      if (again) again.focus();
+    }
     count.textContent = `${tbody.children.length} of ${ui.rows.length} experiments`;
   }
   main().replaceChildren(
