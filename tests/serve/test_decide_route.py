@@ -176,3 +176,12 @@ def test_an_experiment_without_exposures_in_the_store_is_404(
     assert answer.status_code == 404, answer.text
     assert answer.json()["error"]["code"] == "no_exposures"
     assert _state(url)[0].version == 2
+
+
+def test_the_body_cannot_name_a_store_or_a_time_to_read_out_at(gateway: Start) -> None:
+    base, url = gateway(hours=0)
+    for field, value in (("events", "/etc"), ("as_of", "2024-05-02T00:00:00Z")):
+        answer = _decide(base, {field: value})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == f"body.{field}"
+    assert _state(url)[0].version == 2

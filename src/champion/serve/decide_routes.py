@@ -4,13 +4,14 @@ The read-out is made from the gateway's own event store (``CHAMPION_EVENTS``): a
 cannot name another folder or database, so the admin token reaches no data the operator
 did not give the gateway. The decision is applied by ``champion.decide.apply_decision``,
 the function the command line uses, and recorded in the audit log under the token's name.
+The read-out is always as of now (the command line's ``--as-of`` has no API twin): a
+decision applied now is never one read from another time.
 The read-out and the registry writes run in the threadpool: a read-out takes seconds and
 must never hold a predict.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -37,9 +38,6 @@ class DecideRequest(BaseModel):
     dry_run: bool = Field(False, description="say what would be done; change nothing")
     force: bool = Field(False, description="move before rollout.min_stage_hours (needs reason)")
     reason: Annotated[str, Field(max_length=2_000, description="why; kept in the audit log")] = ""
-    as_of: datetime | None = Field(
-        None, description="read out events up to this time (default: now; no zone means UTC)"
-    )
     expected_version: int | None = Field(
         None, ge=1, le=2**31 - 1,
         description="apply only if the experiment is still at this version (the one a dry "
@@ -52,10 +50,7 @@ def _decide(request: Request, name: str, body: DecideRequest, events: str) -> di
     from champion.decide import apply_decision, read_out
 
     registry = request.app.state.registry
-    as_of = body.as_of
-    if as_of is not None and as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
-    report = read_out(registry, name, events, as_of)
+    report = read_out(registry, name, events)  # as of now: the decision is applied now
     done = apply_decision(
         registry, name, report, dry_run=body.dry_run, force=body.force, reason=body.reason,
         by=principal(request), expected_version=body.expected_version,
