@@ -30,13 +30,12 @@ from rich.markup import escape
 from champion.cli._options import EventsOption, RegistryOnly, actor
 from champion.cli._output import console, print_json, user_errors
 from champion.cli.analyze import _as_of, events_store
-from champion.decide import Plan, plan_decision
 from champion.registry.connection import DEFAULT_URL
 
 if TYPE_CHECKING:
     from champion.decide import Applied
 
-__all__ = ["Plan", "decide_app", "plan_decision"]
+__all__ = ["decide_app"]
 
 decide_app = typer.Typer(
     name="decide",
