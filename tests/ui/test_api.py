@@ -30,7 +30,8 @@ def _error(response: httpx.Response) -> dict[str, str]:
 
 
 def test_an_unknown_experiment_is_404_on_every_route(gateway: str) -> None:
-    for path in ("/ui/api/experiments/nope", "/ui/api/experiments/nope/readout"):
+    for path in ("/ui/api/experiments/nope", "/ui/api/experiments/nope/readout",
+                 "/ui/api/experiments/nope/shadow"):  # fmt: skip
         response = httpx.get(gateway + path)
         assert response.status_code == 404, path
         assert "nope" in _error(response)["message"]

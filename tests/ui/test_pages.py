@@ -118,3 +118,23 @@ def test_experiment_page_numbers_equal_the_api_and_champion_analyze(
     assert _value(page, "#live strong") == view["live_percent"] == 25.0
     assert page.locator("#history tbody tr").count() == len(view["history"])
     copy_to_docs(shoot(page, "experiment"))
+
+
+def test_the_shadow_comparison_equals_champion_shadow_report(
+    page: Any, gateway: str, stack: Stack
+) -> None:
+    page.goto(f"{gateway}/ui#/e/{DEMO}")
+    page.wait_for_selector("#shadows tbody tr", timeout=TIMEOUT_MS)
+    result = CliRunner().invoke(cli, ["shadow-report", DEMO, "--events", stack.events, "--json"])
+    assert result.exit_code == 0, result.output
+    expected = {m["model"]: m for m in json.loads(result.stdout)["shadows"]}
+    shown = page.eval_on_selector_all("#shadows tbody tr", "rs => rs.map(r => r.dataset.model)")
+    assert shown == list(expected)
+    for model, m in expected.items():
+        row = f'#shadows tr[data-model="{model}"]'
+        diff = m["score_diff"]
+        wanted = {"agreement": m["agreement"]["rate"], "share_above": diff["share_above"],
+                  "score_diff_mean": diff["mean"], "psi": m["psi"]}  # fmt: skip
+        for field, value in wanted.items():
+            assert math.isclose(_value(page, f'{row} td[data-field="{field}"]'), value,
+                                rel_tol=1e-12), field  # fmt: skip

@@ -1,12 +1,14 @@
-"""Read-outs and verdicts for the dashboard, computed off the event loop and kept a few seconds.
+"""Read-outs, shadow comparisons and verdicts for the dashboard, computed off the event loop
+and kept a few seconds.
 
 The read-out is the one ``champion analyze --json`` prints (``Report.to_dict()`` plus the
 early read-out), built by the same functions from the same registry rows and events. It
 is read-only: the dashboard never records a look in the ledger (a page left open would
 otherwise spend alpha every refresh); ``champion analyze`` and the monitor do that.
 
-A read-out scans the event log, so each is kept ``READOUT_SECONDS`` and at most one is
-computed per experiment at a time (a second caller gets the previous one). The list page
+A read-out (or a shadow comparison, ``champion shadow-report --json``) scans the event log,
+so each is kept ``READOUT_SECONDS`` and at most one is computed per experiment at a time (a
+second caller gets the previous one). The list page
 asks for many at once: :meth:`Insights.summaries` computes stale ones until its time
 budget is spent and says which are still pending, so a refresh never waits on a hundred
 scans and the next refresh picks up where this one stopped.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +26,14 @@ from champion.errors import ChampionError, ExperimentNotFound
 from champion.registry import Registry
 from champion.ui._json import json_object
 
-__all__ = ["READOUT_SECONDS", "SUMMARY_BUDGET_SECONDS", "VERDICT_SECONDS", "Insights", "readout"]
+__all__ = [
+    "READOUT_SECONDS",
+    "SUMMARY_BUDGET_SECONDS",
+    "VERDICT_SECONDS",
+    "Insights",
+    "readout",
+    "shadow_comparison",
+]
 
 READOUT_SECONDS = 10.0
 VERDICT_SECONDS = 5.0
@@ -52,6 +62,24 @@ def readout(registry: Registry, events: str, name: str) -> dict[str, Any]:
     return {"status": "ok", "message": "", "report": json_object(body)}
 
 
+def shadow_comparison(events: str, name: str) -> dict[str, Any]:
+    """Each shadow model against the served one, as ``champion shadow-report --json`` prints."""
+    from champion.shadow import build_report
+    from champion.shadow.queries import NoShadowEvents
+
+    try:
+        report = build_report(events, name)
+    except NoShadowEvents:
+        return {"status": "no_shadows", "message": f"no shadow calls of {name} logged: the "
+                "spec's 'shadow:' models answer beside the served one", "report": None}  # fmt: skip
+    return {"status": "ok", "message": "", "report": json_object(report.to_dict())}
+
+
+def _no_events(what: str) -> dict[str, Any]:
+    message = f"no event store: give --events DIR|URL to {what}"
+    return {"status": "no_events", "report": None, "computed_at": None, "message": message}
+
+
 def _summary(found: dict[str, Any]) -> dict[str, Any]:
     """The list page's columns from a read-out: decision, SRM, crossovers, freshness."""
     report = found.get("report")
@@ -78,44 +106,57 @@ class Insights:
 
     def __init__(self, events: str | None) -> None:
         self.events = events
-        self._readouts: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._computed: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._verdicts: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._busy: set[str] = set()
+        self._busy: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def _fresh(self, name: str) -> dict[str, Any] | None:
-        found = self._readouts.get(name)
+    def _fresh(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        found = self._computed.get(key)
         if found is not None and time.monotonic() - found[0] < READOUT_SECONDS:
             return found[1]
         return None
 
-    def readout(self, registry: Registry, name: str) -> dict[str, Any]:
-        """The experiment's read-out, at most ``READOUT_SECONDS`` old (or the one being made)."""
-        if self.events is None:
-            message = "no event store: give --events DIR|URL to read experiments out"
-            return {"status": "no_events", "report": None, "computed_at": None, "message": message}
+    def _compute(self, key: tuple[str, str], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``make()``'s answer, kept ``READOUT_SECONDS``; while one is being made, callers get
+        the previous answer (if any) instead of starting a second scan."""
         with self._lock:
-            fresh = self._fresh(name)
-            previous = self._readouts.get(name)
+            fresh = self._fresh(key)
+            previous = self._computed.get(key)
             if fresh is not None:
                 return fresh
-            if name in self._busy and previous is not None:
+            if key in self._busy and previous is not None:
                 return previous[1]
-            self._busy.add(name)
+            self._busy.add(key)
         try:
             try:
-                found = readout(registry, self.events, name)
+                found = make()
             except ExperimentNotFound:
                 raise  # a 404, not a read-out that failed
             except (ChampionError, ValueError) as e:
                 found = {"status": "error", "message": str(e), "report": None}
             found["computed_at"] = datetime.now(UTC).isoformat()
             with self._lock:
-                self._readouts[name] = (time.monotonic(), found)
+                self._computed[key] = (time.monotonic(), found)
             return found
         finally:
             with self._lock:
-                self._busy.discard(name)
+                self._busy.discard(key)
+
+    def readout(self, registry: Registry, name: str) -> dict[str, Any]:
+        """The experiment's read-out, at most ``READOUT_SECONDS`` old (or the one being made)."""
+        events = self.events
+        if events is None:
+            return _no_events("read experiments out")
+        return self._compute(("readout", name), lambda: readout(registry, events, name))
+
+    def shadow(self, registry: Registry, name: str) -> dict[str, Any]:
+        """The shadow comparison (``champion shadow-report NAME --json``), kept like a read-out."""
+        events = self.events
+        if events is None:
+            return _no_events("compare shadow models")
+        registry.get(name)  # an unknown experiment is a 404 here too
+        return self._compute(("shadow", name), lambda: shadow_comparison(events, name))
 
     def verdict(self, registry: Registry, name: str, version: int) -> dict[str, Any]:
         """The monitor's verdict (``GET /v1/experiments/NAME/verdict``) at the experiment's
@@ -148,8 +189,8 @@ class Insights:
                 item["verdict"] = self.verdict(registry, name, state.version)
             if state.state.value in _READABLE:
                 with self._lock:
-                    fresh = self._fresh(name)
-                    kept = self._readouts.get(name)
+                    fresh = self._fresh(("readout", name))
+                    kept = self._computed.get(("readout", name))
                 cached = fresh if fresh is not None else (None if kept is None else kept[1])
                 if fresh is None and time.monotonic() < deadline:
                     cached = fresh = self.readout(registry, name)

@@ -111,6 +111,11 @@ def mount_ui(app: FastAPI) -> None:
         registry = _registry(request)
         return await run_in_threadpool(_insights(request).readout, registry, name)
 
+    @app.get("/ui/api/experiments/{name}/shadow", include_in_schema=False, dependencies=reads)
+    async def shadow(name: str, request: Request) -> dict[str, Any]:
+        registry = _registry(request)
+        return await run_in_threadpool(_insights(request).shadow, registry, name)
+
     @app.post("/ui/api/plan", include_in_schema=False, dependencies=reads)
     async def plan(form: PlanForm) -> dict[str, Any]:
         try:

@@ -126,9 +126,9 @@ function actionForm(v, onDone) {
 function experimentPage(name) {
   const top = h("div", { id: "top" }), actions = h("div", { id: "action-slot" });
   const slots = [h("div", {}), h("div", {}), h("div", {}), h("div", {})];
-  const ro = h("div", { id: "readout-slot" });
+  const ro = h("div", { id: "readout-slot" }), sh = h("div", { id: "shadow-slot" });
   main().replaceChildren(h("p", {}, h("a", { href: "#/" }, "← all experiments")),
-    h("h1", {}, name), top, actions, ...slots, ro);
+    h("h1", {}, name), top, actions, ...slots, ro, sh);
   let version = null, actionState = null;
   ui.view = {
     async update() {
@@ -153,6 +153,9 @@ function experimentPage(name) {
       const readout = found.ok ? found.body
         : { status: "error", message: `${found.message} (${found.status})` };
       keep(ro, [readout.status, readout.message, readout.report], () => readoutSection(readout));
+      const sg = await api(`/experiments/${encodeURIComponent(name)}/shadow`);
+      const compared = sg.ok ? sg.body : { status: "error", message: `${sg.message} (${sg.status})` };
+      keep(sh, [compared.status, compared.message, compared.report], () => shadowSection(compared));
     },
   };
   return ui.view.update();

@@ -1,4 +1,5 @@
-// champion dashboard: the read-out (champion analyze --json) as tables beside small charts.
+// champion dashboard: the read-out (champion analyze --json) and the shadow comparison
+// (champion shadow-report --json) as tables beside small charts.
 "use strict";
 
 function readoutSection(found) {
@@ -91,5 +92,36 @@ function readoutSection(found) {
           ncell((lat.p50 || {}).estimate), ncell((lat.p95 || {}).estimate), ncell((lat.p99 || {}).estimate));
       })));
   }
+  return wrap;
+}
+
+function shadowSection(found) {
+  const wrap = h("section", { "aria-labelledby": "h-shadow", id: "shadow" },
+    h("h2", { id: "h-shadow" }, "Shadow comparison"));
+  if (!found || found.status !== "ok") {
+    wrap.append(h("p", { class: "muted" }, found ? found.message || found.status : "reading…"));
+    return wrap;
+  }
+  const r = found.report, served = r.served || {};
+  wrap.append(h("p", { class: "muted" }, `${int(served.requests)} served requests; each shadow `
+    + `model against the served one on the requests both answered (|score difference| above `
+    + `${num(r.threshold)} counts as a divergence; intervals at ${pct(1 - r.alpha, 0)}).`));
+  const rows = (r.shadows || []).map((m) => h("tr", { "data-model": m.model },
+    h("th", { scope: "row" }, m.model), ncell(m.matched, int), ncell(m.coverage, pct),
+    ncell((m.agreement || {}).rate, pct, { "data-field": "agreement" }),
+    h("td", { class: "n" }, ci((m.agreement || {}).ci, pct)),
+    ncell((m.score_diff || {}).mean, num, { "data-field": "score_diff_mean" }),
+    ncell((m.score_diff || {}).share_above, pct, { "data-field": "share_above" }),
+    ncell(m.psi, (x) => num(x, 3), { "data-field": "psi" }), h("td", {}, m.psi_reading || "–"),
+    ncell((((m.errors || {}).shadow) || {}).rate, pct), ncell((((m.latency_ms || {}).shadow) || {}).p95),
+    ncell((((m.latency_ms || {}).served) || {}).p95)));
+  wrap.append(h("div", { class: "pair" },
+    table(null, ["shadow", "matched", "coverage", "agreement", "CI", "mean |diff|", "share above",
+                 "PSI", "", "errors", "p95 ms", "served p95 ms"], rows, { id: "shadows" }),
+    forestPlot("Share of requests whose scores diverge, with its interval, per shadow model",
+      (r.shadows || []).map((m) => ({ name: m.model, estimate: (m.score_diff || {}).share_above,
+        lo: ((m.score_diff || {}).share_above_ci || [])[0], hi: ((m.score_diff || {}).share_above_ci || [])[1] })))));
+  const notes = (r.shadows || []).flatMap((m) => (m.notes || []).map((n) => `${m.model}: ${n}`));
+  if (notes.length) wrap.append(h("ul", {}, notes.map((n) => h("li", {}, badge("warn"), " ", n))));
   return wrap;
 }
