@@ -67,7 +67,8 @@ def apply(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Apply the read-out's decision for its challenger, one rollout stage at a time."""
+    """Apply the read-out's decision for its challenger, one rollout stage at a time (the
+    admin API does the same: POST /v1/experiments/NAME/decide)."""
     from champion.decide import apply_decision, read_out
     from champion.registry import Registry
 
