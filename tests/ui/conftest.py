@@ -79,7 +79,7 @@ class Stack:
         self.events = str(folder / "events")
         with Registry(self.db) as registry:
             spec = registry.get(DEMO).spec
-            for name in ("stop-me", "guarded", "paused-one"):
+            for name in ("stop-me", "guarded", "paused-one", "walk-me"):
                 registry.create(spec.model_copy(update={"name": name}), by="test", reason="ui")
                 registry.start(name, by="test", reason="ui test")
             registry.pause("paused-one", by="test", reason="hold for the test")

@@ -19,11 +19,7 @@ TIMEOUT_MS = 20_000
 
 
 def _stop_from_page(page: Any, reason: str) -> str:
-    page.select_option("#action", "stop")
-    page.fill("#reason", reason)
-    page.click("#actions button[type=submit]")
-    page.wait_for_selector("#action-result p:not(:has-text('sending'))", timeout=TIMEOUT_MS)
-    return str(page.inner_text("#action-result"))
+    return _act(page, "stop", reason)
 
 
 def test_a_stop_without_the_token_is_refused_and_with_it_is_done_and_in_the_history(
@@ -52,6 +48,41 @@ def test_a_stop_without_the_token_is_refused_and_with_it_is_done_and_in_the_hist
     assert newest.get_attribute("data-action") == "stop"
     assert "the challenger's review queue is too long" in newest.inner_text()
     copy_to_docs(shoot(page, "action"))
+
+
+def _act(page: Any, action: str, reason: str, to: float | None = None) -> str:
+    page.select_option("#action", action)
+    if to is not None:
+        page.fill("#ramp-to", str(to))
+    page.fill("#reason", reason)
+    page.click("#actions button[type=submit]")
+    page.wait_for_selector("#action-result p:not(:has-text('sending'))", timeout=TIMEOUT_MS)
+    return str(page.inner_text("#action-result"))
+
+
+def test_ramp_pause_resume_and_promote_from_the_page_are_recorded(
+    page: Any, gateway: str, stack: Stack
+) -> None:
+    page.goto(f"{gateway}/ui#/e/walk-me")
+    page.wait_for_selector("#actions", timeout=TIMEOUT_MS)
+    page.fill("#token", TOKEN)
+    page.click("#token-form button[type=submit]")
+    steps = [("ramp", 50.0, "running", 50.0), ("pause", None, "paused", 50.0),
+             ("resume", None, "running", 50.0), ("promote", None, "completed", 100.0)]  # fmt: skip
+    for action, to, state, percent in steps:
+        said = _act(page, action, f"{action} from the dashboard", to)
+        assert f"{action} by api:admin" in said, said
+        assert f"now {state}" in said
+        page.wait_for_selector(f'#history tbody tr[data-action="{action}"]', timeout=TIMEOUT_MS)
+        page.wait_for_function(f"document.querySelector('#live strong').dataset.value == {percent}")
+    with stack.registry() as registry:
+        history = registry.history("walk-me")
+        state = registry.get("walk-me")
+    assert [e.action for e in history[-4:]] == ["ramp", "pause", "resume", "promote"]
+    assert {e.by for e in history[-4:]} == {"api:admin"}
+    assert state.state.value == "completed"
+    assert state.allocation[state.spec.challengers[0]] == 1.0
+    assert "no action applies to a completed experiment" in page.inner_text("#action-slot")
 
 
 def test_a_guardrail_stop_by_the_monitor_shows_within_the_refresh_interval(
