@@ -56,9 +56,11 @@ def page(browser: Any) -> Iterator[Any]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda e: errors.append(str(e)))
+    opened.on("console", lambda m: errors.append(m.text)
+              if m.type == "error" and "Content Security Policy" in m.text else None)  # fmt: skip
     yield opened
     context.close()
-    assert not errors, f"the page raised: {errors}"
+    assert not errors, f"the page raised or broke its content policy: {errors}"
 
 
 def shoot(page: Any, name: str) -> Path:

@@ -30,6 +30,16 @@ __all__ = ["REFRESH_SECONDS", "mount_ui"]
 
 REFRESH_SECONDS = 5
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# Only champion's own scripts and styles run in the page, it talks only to its origin, and no
+# other site may frame it (a framed page could be clicked into an action).
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 async def _read_scope(request: Request) -> None:
@@ -64,7 +74,7 @@ def mount_ui(app: FastAPI) -> None:
 
     @app.get("/ui", include_in_schema=False, response_class=HTMLResponse)
     async def shell() -> HTMLResponse:
-        return HTMLResponse(page(), headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(page(), headers=_PAGE_HEADERS)
 
     @app.get("/ui/", include_in_schema=False)
     async def slash() -> RedirectResponse:
@@ -76,7 +86,8 @@ def mount_ui(app: FastAPI) -> None:
             raise ApiError(404, "not_found", f"no dashboard asset named {asset!r}")
         body = files("champion.ui").joinpath("assets", asset).read_bytes()
         kind = _TYPES[asset[asset.rindex(".") :]]
-        return Response(body, media_type=kind, headers={"Cache-Control": "max-age=3600"})
+        headers = {"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return Response(body, media_type=kind, headers=headers)
 
     @app.get("/ui/api/config", include_in_schema=False, dependencies=reads)
     async def config(request: Request) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def page() -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>champion dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{css}">
 </head>
 <body>
@@ -48,7 +49,7 @@ def page() -> str:
   </nav>
   <form id="token-form" class="token" autocomplete="off">
     <label for="token">Token</label>
-    <input id="token" type="password" size="18"
+    <input id="token" type="password" size="18" autocomplete="off"
       aria-describedby="token-help" placeholder="admin token">
     <button type="submit">Use</button>
     <button type="button" id="token-clear">Forget</button>
