@@ -6,6 +6,9 @@ function scale(lo, hi, a, b) {
   return (v) => a + ((v - lo) / (hi - lo)) * (b - a);
 }
 
+// x values that are times (ms since the epoch) as a short UTC label
+function clock(ms) { return new Date(ms).toISOString().slice(5, 16).replace("T", " "); }
+
 function lineChart(label, series, opts = {}) {
   // series: [{name, points: [[x, y]...], band: [[x, lo, hi]...], dash}]
   const W = opts.width || 420, H = opts.height || 160, P = 48;
@@ -34,6 +37,9 @@ function lineChart(label, series, opts = {}) {
   const fy = opts.yFormat || num;
   svg.append(s("text", { x: P - 3, y: Y(y1) + 4, "text-anchor": "end", class: "tick" }, fy(y1)));
   svg.append(s("text", { x: P - 3, y: Y(y0) + 4, "text-anchor": "end", class: "tick" }, fy(y0)));
+  const fx = opts.xFormat || num, [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  svg.append(s("text", { x: P, y: H - 6, class: "tick" }, fx(x0)));
+  if (x1 > x0) svg.append(s("text", { x: W - 8, y: H - 6, "text-anchor": "end", class: "tick" }, fx(x1)));
   if (opts.zero && y0 < 0 && y1 > 0) {
     svg.append(s("line", { x1: P, x2: W - 8, y1: Y(0), y2: Y(0), class: "zero" }));
   }

@@ -5,7 +5,8 @@ function timelineSection(v) {
   const pts = v.timeline.map((t) => [Date.parse(t.at), t.percent]);
   const chart = lineChart(`Share of traffic to ${v.challenger || "the challenger"} over time`,
     [{ name: `${v.challenger || "challenger"} %`, points: pts }],
-    { step: true, stepTo: Date.now(), yFloor: 0, yCeil: 100, yFormat: (x) => num(x, 3) + "%" });
+    { step: true, stepTo: Date.now(), yFloor: 0, yCeil: 100, yFormat: (x) => num(x, 3) + "%",
+      xFormat: clock });
   const stages = (v.stages || []).map((st, i) => h("li", {
     class: v.stage === i ? "current" : "", "aria-current": v.stage === i ? "step" : null },
     `${i}: ${num(st, 4)}%`, v.stage === i ? " ◀ now" : ""));
@@ -54,7 +55,7 @@ function servingSection(v) {
   if (!names.length) return section("Serving over time", "h-serving",
     h("p", { class: "muted" }, "no guardrail windows stored (the monitor stores them)"));
   const mk = (field, label, f) => lineChart(label, names.map((n) => ({ name: n,
-    points: w.variants[n].map((p) => [Date.parse(p.start), p[field]]) })), { yFormat: f });
+    points: w.variants[n].map((p) => [Date.parse(p.start), p[field]]) })), { yFormat: f, xFormat: clock });
   const last = names.flatMap((n) => w.variants[n].slice(-3).map((p) => h("tr", {},
     h("td", {}, n), h("td", {}, when(p.start)), ncell(p.requests, int), ncell(p.error_rate, pct),
     ncell(p.mean_latency_ms, num))));

@@ -59,7 +59,7 @@ function readoutSection(found) {
             band: cum.map((p) => [day(p), (p.diff_ci || [])[0], (p.diff_ci || [])[1]]) },
           { name: "upper boundary", dash: true, points: cum.map((p) => [day(p), (p.boundary_diff || [])[1]]) },
           { name: "lower boundary", dash: true, points: cum.map((p) => [day(p), (p.boundary_diff || [])[0]]) },
-        ], { zero: true }),
+        ], { zero: true, xFormat: (ms) => new Date(ms).toISOString().slice(0, 10) }),
         table(null, ["day", "diff", "95% CI", "information"], cum.map((p) => h("tr", {},
           h("td", {}, p.day), ncell(p.diff), h("td", { class: "n" }, ci(p.diff_ci)),
           ncell(p.information_fraction, pct))))));
@@ -69,7 +69,7 @@ function readoutSection(found) {
     wrap.append(h("h3", {}, "Guardrails (read-out)"), table(null,
       ["guardrail", "variant", "rule", "status", "value", "champion", "bound"],
       r.guardrails.map((g) => h("tr", { title: g.evidence }, h("td", {}, g.guardrail), h("td", {}, g.variant),
-        h("td", {}, g.rule), h("td", {}, badge(g.status === "pass" ? "pass" : g.status === "fail" ? "fail" : "inconclusive", g.status)),
+        h("td", {}, g.rule), h("td", {}, badge(g.status in STATUS_WORDS ? g.status : "inconclusive", g.status)),
         ncell(g.value), ncell(g.champion_value), h("td", { class: "n" }, ci(g.bound))))));
   }
   if ((r.segments || []).length) {

@@ -81,8 +81,9 @@ function racePage() {
         ? `Thompson loses ${num(r.regret_saved_by_thompson, 4)} ± ${num(r.regret_saved_se, 3)} fewer conversions than the fixed split.`
         : ""),
       h("div", { class: "charts" },
-        lineChart("Cumulative regret (conversions lost) by request", reg),
-        lineChart("Share of each batch to the best arm", share, { yFloor: 0, yCeil: 1, yFormat: (x) => pct(x, 0) })));
+        lineChart("Cumulative regret (conversions lost) by request", reg, { xFormat: int }),
+        lineChart("Share of each batch to the best arm", share,
+          { yFloor: 0, yCeil: 1, yFormat: (x) => pct(x, 0), xFormat: int })));
   } },
     field("rates", "True rates, comma-separated", { type: "text", value: "0.031,0.038", required: true }),
     field("requests", "Requests", { type: "number", min: 1, value: 10000 }),
