@@ -24,10 +24,14 @@ _OFFERED = ("start", "ramp", "pause", "resume", "stop", "promote")
 
 
 def live_percent(spec: Experiment, allocation: dict[str, float]) -> tuple[str, float]:
-    """The challenger being rolled out and the percent of traffic it gets now."""
-    from champion.monitor.rollout import current_challenger  # the monitor's rule, loaded late
+    """The challenger being rolled out and the percent of traffic it gets now.
 
-    which = current_challenger(spec, allocation)
+    The monitor's rule (``champion.monitor.rollout.current_challenger``: the largest share,
+    the first on ties), kept here so the list does not import the monitor and its query
+    engine (a second on a fresh process); tests/ui/test_views.py holds the two together.
+    """
+    order = spec.challengers
+    which = max(order, key=lambda v: (allocation.get(v, 0.0), -order.index(v)))
     return which, 100.0 * allocation.get(which, 0.0)
 
 
