@@ -74,7 +74,8 @@ def test_ramp_pause_resume_and_promote_from_the_page_are_recorded(
         assert f"{action} by api:admin" in said, said
         assert f"now {state}" in said
         page.wait_for_selector(f'#history tbody tr[data-action="{action}"]', timeout=TIMEOUT_MS)
-        page.wait_for_function(f"document.querySelector('#live strong').dataset.value == {percent}")
+        page.wait_for_function(
+            f"() => document.querySelector('#live strong').dataset.value == {percent}")
     with stack.registry() as registry:
         history = registry.history("walk-me")
         state = registry.get("walk-me")

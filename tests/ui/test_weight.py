@@ -44,8 +44,8 @@ def test_the_list_of_100_experiments_is_light_and_paints_fast(page: Any, hundred
     sizes: list[int] = []
     page.on("response", lambda r: sizes.append(len(r.body())) if r.ok else None)
     page.goto(f"{hundred}/ui")
-    page.wait_for_function(
-        f"document.querySelectorAll('#experiments tbody tr').length === {EXPERIMENTS}"
+    page.wait_for_function(  # a function, not a string: the page's content policy forbids eval
+        f"() => document.querySelectorAll('#experiments tbody tr').length === {EXPERIMENTS}"
     )
     paint = page.evaluate("""() => {
         const p = performance.getEntriesByName('first-contentful-paint')[0];
