@@ -39,7 +39,9 @@ def test_list_page_shows_each_experiments_state_share_and_health(page: Any, gate
     assert float(page.get_attribute(f'tr[data-name="{DEMO}"] td[data-srm-p]', "data-srm-p")) == (
         demo["srm_p_value"]
     )
-    # a paused experiment's guardrail column says so in words
+    # a paused experiment's guardrail column says so in words; without exposures, no SRM
+    page.wait_for_selector('tr[data-name="paused-one"] td:has-text("no exposures yet")',
+                           timeout=TIMEOUT_MS)  # fmt: skip
     assert "inconclusive" in page.inner_text('tr[data-name="paused-one"]')
     copy_to_docs(shoot(page, "list"))
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.errors import ChampionError, ExperimentNotFound
+from champion.errors import ChampionError, ExperimentNotFound, NoExposures
 from champion.registry import Registry
 from champion.ui._json import json_object
 
@@ -51,9 +51,12 @@ def readout(registry: Registry, events: str, name: str) -> dict[str, Any]:
 
     state = registry.get(name)
     history, ledger, spec = registry.history(name), registry.looks(name), state.spec
-    with open_store(events, experiment=name) as store:
-        data = load_analysis_data(store, spec)
-    if data.health.exposed_units == 0:
+    try:
+        with open_store(events, experiment=name) as store:
+            data = load_analysis_data(store, spec)
+    except NoExposures:
+        data = None
+    if data is None or data.health.exposed_units == 0:
         return {"status": "no_exposures", "message": f"no exposures of {name} in the event "
                 "store yet", "report": None}  # fmt: skip
     report = build_report(data, spec, state=state, history=history, ledger=ledger)

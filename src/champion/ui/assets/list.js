@@ -20,7 +20,10 @@ function sortValue(row, key) {
 function healthCell(sum) {
   const r = sum && sum.readout;
   if (!r) return h("td", {}, sum && sum.pending ? "reading…" : "–");
-  if (r.status !== "ok") return h("td", { title: r.message }, r.status.replace("_", " "));
+  if (r.status !== "ok") {
+    return h("td", { title: r.message }, r.status === "no_exposures" ? "no exposures yet"
+      : h("span", {}, badge("warn", "no read-out"), h("div", { class: "muted small" }, r.message.slice(0, 120))));
+  }
   const srm = r.srm_mismatch ? badge("mismatch", "SRM") : badge("ok", "SRM ok");
   const bits = [srm, ` p ${num(r.srm_p_value, 3)}`];
   if (r.crossovers) bits.push(h("div", {}, badge("warn", `${int(r.crossovers)} crossovers`)));
