@@ -38,7 +38,7 @@ from champion.analysis.segments import SegmentResult, segment_results
 from champion.errors import InvalidArgument
 from champion.spec.design import Design
 from champion.spec.models import DecisionRules, Experiment, Metric
-from champion.stats._normal import delta_rel_ci, log_rel_ci
+from champion.stats._normal import fieller_rel_ci
 from champion.stats.multiple import adjust_p_values
 from champion.stats.quantile import QuantileEstimate, histogram_quantile
 from champion.stats.results import TestResult
@@ -181,24 +181,33 @@ def _compare_metric(
 
 
 def _rel_ci(c: Comparison, t: TestResult, critical: float) -> tuple[float, float]:
-    """The relative-lift interval at ``critical``: on the log scale for a proportion (a ratio
-    of rates cannot fall below -100%), by the delta method otherwise."""
-    if c.kind == "proportion":
-        return log_rel_ci(
-            t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, t.alternative,
-            critical=critical,
-        )[1]  # fmt: skip
-    return delta_rel_ci(
-        t.control, c.var_control, t.treatment, c.var_treatment, t.alpha, "two-sided",
-        critical=critical,
-    )[1]  # fmt: skip
+    """The relative-lift interval at ``critical`` that agrees with the difference's interval
+    (Fieller's: it leaves out 0% exactly when the difference's leaves out 0, at the same
+    critical value), a proportion's held above -100%.
+
+    The arms' variances are scaled to the difference's standard error (CUPED and strata
+    shrink it), in proportion to each other.
+    """
+    var_c, var_t = c.var_control, c.var_treatment
+    total = var_c + var_t
+    if total > 0 and c.se > 0 and math.isfinite(total):
+        scale = c.se * c.se / total
+        var_c, var_t = var_c * scale, var_t * scale
+    lo, hi = fieller_rel_ci(
+        t.control, var_c, t.treatment, var_t, critical, positive=c.kind == "proportion"
+    )
+    if t.alternative == "larger":
+        return (lo, math.inf)
+    if t.alternative == "smaller":
+        return (-1.0 if c.kind == "proportion" else -math.inf, hi)
+    return (lo, hi)
 
 
 def _rel_ci_for_kind(c: Comparison) -> Comparison:
-    """A proportion's comparison with its relative-lift interval on the log scale, at the
-    same confidence as its difference's interval (CUPED and strata included)."""
+    """The comparison with the relative-lift interval that agrees with its difference's
+    interval, at the same confidence (CUPED and strata included)."""
     t = c.test
-    if c.kind != "proportion" or not c.ok or not (c.se > 0):
+    if not c.ok or not (c.se > 0):
         return c
     lo, hi = t.diff_ci
     critical = (hi - t.diff) / c.se if math.isfinite(hi) else (t.diff - lo) / c.se

@@ -10,6 +10,7 @@ from champion.stats.results import Status, TestResult
 
 __all__ = [
     "delta_rel_ci",
+    "fieller_rel_ci",
     "log_rel_ci",
     "normal_ci",
     "normal_p_value",
@@ -114,6 +115,40 @@ def log_rel_ci(
     se = math.sqrt(max(var, 0.0))
     lo, hi = normal_ci(log_ratio, se, alpha, alternative, critical)
     return math.expm1(log_ratio), (math.expm1(lo), math.expm1(hi))
+
+
+def fieller_rel_ci(
+    mean_c: float, var_mean_c: float, mean_t: float, var_mean_t: float, critical: float,
+    *, positive: bool = False,
+) -> tuple[float, float]:  # fmt: skip
+    """The interval for ``mean_t / mean_c - 1`` that agrees with the difference's test.
+
+    Fieller (1954): the ratios R with ``(T - R C)² <= z² (Var T + R² Var C)``. At R = 1 this
+    is the two-sided z-test of ``T - C`` with standard error ``sqrt(Var T + Var C)``, so the
+    interval leaves out 0% exactly when that test rejects, at any ``critical`` (an
+    always-valid or a group-sequential one too); the delta-method and log-scale intervals
+    can disagree with it when the ratio is far from 1. When the control's level is itself
+    within ``critical`` standard errors of 0 the set is unbounded and returned as
+    (-inf, inf): no relative statement is possible then (the agreement holds elsewhere).
+    ``positive`` levels (proportions) cannot have a ratio below 0: the lower end is held at
+    -100%.
+
+    >>> lo, hi = fieller_rel_ci(0.1376, 0.00011614, 0.0594, 0.00022026, 3.468)
+    >>> round(lo, 3), round(hi, 3)
+    (-0.943, -0.125)
+    """
+    if any(math.isnan(v) for v in (mean_c, var_mean_c, mean_t, var_mean_t, critical)):
+        return (math.nan, math.nan)
+    z2 = critical * critical
+    a = mean_c * mean_c - z2 * var_mean_c
+    if a <= 0:
+        return (-1.0 if positive else -math.inf, math.inf)
+    b = mean_t * mean_c
+    disc = max(b * b - a * (mean_t * mean_t - z2 * var_mean_t), 0.0)
+    lo, hi = (b - math.sqrt(disc)) / a, (b + math.sqrt(disc)) / a
+    if positive:
+        lo = max(lo, 0.0)
+    return (lo - 1.0, hi - 1.0)
 
 
 def z_test_result(
