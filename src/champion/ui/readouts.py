@@ -8,10 +8,10 @@ otherwise spend alpha every refresh); ``champion analyze`` and the monitor do th
 
 A read-out (or a shadow comparison, ``champion shadow-report --json``) scans the event log,
 so each is kept ``READOUT_SECONDS`` and at most one is computed per experiment at a time (a
-second caller gets the previous one). The list page
-asks for many at once: :meth:`Insights.summaries` computes stale ones until its time
-budget is spent and says which are still pending, so a refresh never waits on a hundred
-scans and the next refresh picks up where this one stopped.
+second caller gets the previous one). The list page asks for many at once:
+:meth:`Insights.summaries` computes stale ones until its time budget is spent and says which
+are still pending, so a refresh never waits on a hundred scans and the next refresh picks up
+where this one stopped.
 """
 
 from __future__ import annotations
