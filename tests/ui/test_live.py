@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from tests.monitor.e2e_models import ENV_VAR
 from tests.serve._support import free_port, wait_until
 from tests.ui.conftest import TOKEN, copy_to_docs, shoot
 
+BIN = 10 ** (1 / 200)  # the width of a latency bin (champion.analysis.aggregate), ~1.16%
 MODELS = Path(__file__).resolve().parents[1] / "monitor"
 NAME = "live"
 SPEC = textwrap.dedent("""\
@@ -154,6 +157,32 @@ def _judged(response: Any) -> bool:
     return bool(rules) and all(r["bound"] is not None for r in rules)
 
 
+def _check_window_p95(windows: dict[str, Any], events: Path) -> None:
+    """Each stored window's p95 (from its latency bins) agrees with the order statistics of
+    the same exposures' latencies, read straight from the Parquet files."""
+    import duckdb
+    import numpy as np
+
+    checked = 0
+    for variant, rows in windows["variants"].items():
+        for row in rows:
+            if not row["requests"] or row["p95_latency_ms"] is None:
+                continue
+            start = datetime.fromisoformat(row["start"])
+            query = (f"select latency_ms from read_parquet('{events}/exposures/**/*.parquet') "
+                     "where variant = ? and exposed and ts >= ? and ts < ?")  # fmt: skip
+            end = start + timedelta(seconds=windows["seconds"])
+            latencies = [r[0] for r in duckdb.execute(query, [variant, start, end]).fetchall()]
+            assert len(latencies) == row["requests"], (variant, row["start"])
+            # the estimate sits between the order statistics around rank 1 + (n - 1) 0.95,
+            # give or take the one bin (1.16%) it is read from
+            ordered, rank = np.sort(latencies), 1 + (len(latencies) - 1) * 0.95
+            low, high = ordered[math.floor(rank) - 1], ordered[math.ceil(rank) - 1]
+            assert low / BIN <= row["p95_latency_ms"] <= high * BIN, (variant, row, low, high)
+            checked += 1
+    assert checked >= 2
+
+
 def test_the_monitors_verdict_and_its_guardrail_stop_show_on_the_page(
     page: Any, live: Processes
 ) -> None:
@@ -173,6 +202,7 @@ def test_the_monitors_verdict_and_its_guardrail_stop_show_on_the_page(
                 assert float(shown) == rule[field], field
             assert rule["limit"] == 0.005
             assert rule["status"].replace("_", " ") in tile.inner_text()  # a word, not a colour
+        _check_window_p95(got.value.json()["windows"], live.folder / "events")
         copy_to_docs(shoot(page, "guardrails"))
         live.set_flags({"challenger": "errors"})
         stopped_at = None

@@ -89,8 +89,22 @@ def _entry(e: AuditEntry) -> dict[str, Any]:
     return json_object({**e.to_dict(), "evidence": e.evidence})
 
 
+def _p95(bins: dict[str, Any]) -> float | None:
+    """The window's p95 latency from its histogram, by the estimator the monitor's rule uses."""
+    from champion.analysis.aggregate import HISTOGRAM_EDGES  # with the query engine: late
+    from champion.stats.quantile import histogram_quantile
+
+    counts = [0.0] * (len(HISTOGRAM_EDGES) - 1)
+    for k, c in bins.items():
+        counts[int(k)] += float(c)
+    if not sum(counts):
+        return None
+    return histogram_quantile(HISTOGRAM_EDGES, counts, 0.95).estimate
+
+
 def window_series(registry: Registry, name: str, newest: int = WINDOWS_SHOWN) -> dict[str, Any]:
-    """Requests, error rate and mean latency of each variant in each stored guardrail window."""
+    """Requests, error rate, mean and p95 latency of each variant in each stored guardrail
+    window (the monitor's window ledger)."""
     series: dict[str, list[dict[str, Any]]] = {}
     seconds = None
     for w in registry.windows(name, newest=newest):
@@ -102,8 +116,9 @@ def window_series(registry: Registry, name: str, newest: int = WINDOWS_SHOWN) ->
             "errors": w.errors,
             "error_rate": w.errors / w.requests if w.requests else None,
             "mean_latency_ms": latency / w.requests if w.requests and latency else None,
+            "p95_latency_ms": _p95(w.sums.get("bins") or {}),
         })  # fmt: skip
-    return {"seconds": seconds, "variants": series}
+    return json_object({"seconds": seconds, "variants": series})
 
 
 def experiment_view(registry: Registry, name: str) -> dict[str, Any]:

@@ -58,11 +58,12 @@ function servingSection(v) {
     points: w.variants[n].map((p) => [Date.parse(p.start), p[field]]) })), { yFormat: f, xFormat: clock });
   const last = names.flatMap((n) => w.variants[n].slice(-3).map((p) => h("tr", {},
     h("td", {}, n), h("td", {}, when(p.start)), ncell(p.requests, int), ncell(p.error_rate, pct),
-    ncell(p.mean_latency_ms, num))));
+    ncell(p.mean_latency_ms, num), ncell(p.p95_latency_ms, num, { "data-field": "p95" }))));
   return section("Serving over time", "h-serving", h("div", { class: "charts" },
     mk("requests", "Requests per window", int), mk("error_rate", "Error rate per window", pct),
-    mk("mean_latency_ms", "Mean latency (ms) per window", num)),
-    table("Newest windows", ["variant", "window", "requests", "error rate", "mean ms"], last));
+    mk("p95_latency_ms", "p95 latency (ms) per window", num)),
+    table("Newest windows", ["variant", "window", "requests", "error rate", "mean ms", "p95 ms"],
+          last, { id: "windows" }));
 }
 
 function historySection(v) {
