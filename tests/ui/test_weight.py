@@ -57,3 +57,12 @@ def test_the_list_of_100_experiments_is_light_and_paints_fast(page: Any, hundred
     assert table_ms < 1_500, table_ms
     page.wait_for_load_state("networkidle")
     assert 0 < sum(sizes) < MAX_BYTES, sum(sizes)
+
+
+def test_the_experiment_page_with_its_read_out_stays_under_2_mb(page: Any, gateway: str) -> None:
+    sizes: list[int] = []
+    page.on("response", lambda r: sizes.append(len(r.body())) if r.ok else None)
+    page.goto(f"{gateway}/ui#/e/{DEMO}")
+    page.wait_for_selector("#shadows tbody tr", timeout=20_000)
+    page.wait_for_load_state("networkidle")
+    assert 50_000 < sum(sizes) < MAX_BYTES, sum(sizes)
