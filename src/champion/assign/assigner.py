@@ -56,6 +56,10 @@ probability=0.95, hash_version=1, allocation_version=None)
     """
 
     __slots__ = (
+        "_bandit_below",
+        "_bandit_prefix",
+        "_bandit_salt",
+        "_bandit_uniform",
         "_by_bucket",
         "_holdout_below",
         "_holdout_prefix",
@@ -93,6 +97,7 @@ probability=0.95, hash_version=1, allocation_version=None)
         version: int | str | None = None,
         unit: str = "user",
         name: str | None = None,
+        bandit_holdout: float = 0.0,
     ) -> None:
         bucket(salt, "")  # validates the salt with the hash's own rule
         self.salt = salt
@@ -131,6 +136,17 @@ probability=0.95, hash_version=1, allocation_version=None)
         if self.holdout is not None:
             self._holdout_below = share_to_buckets(self.holdout.share, "holdout.share")
             self._holdout_prefix = f"{self.holdout.salt}:"
+        # A bandit's holdout: units whose bucket under their own salt falls below this get a
+        # fixed uniform split (the bucket modulo the number of variants), whatever the weights.
+        self._bandit_salt = f"{salt}-bandit-holdout"
+        self._bandit_prefix = f"{self._bandit_salt}:"
+        self._bandit_below = share_to_buckets(bandit_holdout, "bandit.holdout")
+        k = len(self.layout.variants)
+        counts = [len(range(i, self._bandit_below, k)) for i in range(k)]
+        self._bandit_uniform = tuple(
+            (v, c / self._bandit_below if self._bandit_below else 0.0)
+            for v, c in zip(self.layout.variants, counts, strict=True)
+        )
         self._version = version
         self._prefix = f"{salt}:"
         self._table_np = np.frombuffer(self.layout.table, dtype=np.uint8)
@@ -140,7 +156,9 @@ probability=0.95, hash_version=1, allocation_version=None)
         index = {v: i for i, v in enumerate(self._names)}
         self._override_ids = pa.array(list(self.overrides), type=pa.string())
         self._override_codes = np.array([index[v] for v in self.overrides.values()], np.uint8)
-        self._plain = not (self.overrides or self.targeting or self.holdout or self.layer)
+        self._plain = not (
+            self.overrides or self.targeting or self.holdout or self.layer or self._bandit_below
+        )
         self._sealed = True
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -188,6 +206,7 @@ probability=0.95, hash_version=1, allocation_version=None)
             version=version,
             unit=experiment.unit,
             name=experiment.name,
+            bandit_holdout=experiment.bandit.holdout if experiment.bandit is not None else 0.0,
         )
 
     @property
@@ -284,6 +303,11 @@ probability=0.95, hash_version=1, allocation_version=None)
             _bucket(self._layer_prefix, unit_id) not in self._layer_range
         ):
             reason, variant, exposed, probability = "layer", self._names[0], False, 1.0
+        elif self._bandit_below and (
+            (hb := _bucket(self._bandit_prefix, unit_id)) < self._bandit_below
+        ):
+            variant, probability = self._bandit_uniform[hb % len(self._bandit_uniform)]
+            reason, exposed = "bandit_holdout", True
         else:
             variant, probability = self._by_bucket[b]
             reason, exposed = "hash", True
@@ -328,16 +352,24 @@ probability=0.95, hash_version=1, allocation_version=None)
             salts.append(self.holdout.salt)
         if self.layer is not None:
             salts.append(self.layer.name)
+        if self._bandit_below:
+            salts.append(self._bandit_salt)
         every = buckets(arr, salts)
         own = every[0]
         out = self._table_np[own]
-        row = 1
-        if self.holdout is not None:
-            out[every[row] < self._holdout_below] = 0
-            row += 1
+        rows = iter(every[1:])
+        held_out = next(rows) < self._holdout_below if self.holdout is not None else None
         if self.layer is not None:
-            lb = every[row]
-            out[(lb < self._layer_range.start) | (lb >= self._layer_range.stop)] = 0
+            lb = next(rows)
+            outside = (lb < self._layer_range.start) | (lb >= self._layer_range.stop)
+        if self._bandit_below:  # first: the rules below take precedence over it
+            hb = next(rows)
+            held = hb < self._bandit_below
+            out[held] = (hb[held] % len(self._names)).astype(out.dtype)
+        if held_out is not None:
+            out[held_out] = 0
+        if self.layer is not None:
+            out[outside] = 0
         if self.overrides:
             where = pc.index_in(arr, value_set=self._override_ids).fill_null(-1).to_numpy()
             hit = where >= 0

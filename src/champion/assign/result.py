@@ -7,16 +7,16 @@ from typing import Any, Literal
 
 __all__ = ["REASONS", "Assignment", "Reason"]
 
-Reason = Literal["hash", "override", "targeting", "holdout", "layer"]
-REASONS: tuple[str, ...] = ("hash", "override", "targeting", "holdout", "layer")
+Reason = Literal["hash", "override", "targeting", "holdout", "layer", "bandit_holdout"]
+REASONS: tuple[str, ...] = ("hash", "override", "targeting", "holdout", "layer", "bandit_holdout")
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """One unit's variant.
 
-    ``exposed`` is True only for ``reason == "hash"``: those units are the randomised
-    sample the analysis compares. Overrides (QA pins), targeting misses, global-holdout units
+    ``exposed`` is True only for ``reason == "hash"`` (and a bandit's ``"bandit_holdout"``,
+    its fixed uniform split): those units are the randomised sample the analysis compares. Overrides (QA pins), targeting misses, global-holdout units
     and units outside the experiment's layer range are served but not counted, so the split
     of exposed units matches the configured shares (SRM checks stay valid). ``probability``
     is the chance this unit had of this variant: the variant's share of the buckets for a

@@ -180,9 +180,55 @@ def _layer(data: dict[str, Any]) -> Iterator[Problem]:
             yield ("layer",), f"start {start} must be below end {end}"
 
 
+def _bandit(data: dict[str, Any]) -> Iterator[Problem]:
+    bandit = data.get("bandit")
+    if not isinstance(bandit, dict):
+        return
+    metrics = data.get("metrics")
+    found: dict[str, str] = {}
+    if isinstance(metrics, dict):
+        listed = [metrics.get("primary"), *(metrics.get("secondary") or [])]
+        for m in listed:
+            if isinstance(m, dict) and isinstance(m.get("name"), str):
+                found[m["name"]] = str(m.get("kind", "proportion"))
+    reward = bandit.get("reward")
+    if isinstance(reward, str):
+        if reward not in found:
+            yield (
+                ("bandit", "reward"),
+                (
+                    f"{reward!r} is not a metric of this spec: name its primary or a secondary "
+                    f"metric ({', '.join(found) or 'none declared'})"
+                ),
+            )
+        elif found[reward] not in ("proportion", "mean"):
+            yield (
+                ("bandit", "reward"),
+                (
+                    f"{reward!r} is a {found[reward]} metric: a bandit's reward must be a "
+                    "proportion or a mean"
+                ),
+            )
+    arms = 1 + len(_names(data.get("challengers")))
+    floor = bandit.get("min_share", 0.05)
+    if isinstance(floor, int | float) and floor * arms > 1:
+        yield (
+            ("bandit", "min_share"),
+            (
+                f"{floor} for each of {arms} arms is more than all the traffic: "
+                f"at most {1 / arms:.4g}"
+            ),
+        )
+    if data.get("rollout") is not None:
+        yield (
+            ("bandit",),
+            ("a bandit sets its own weights: remove 'rollout' (its stages would fight the policy)"),
+        )
+
+
 def cross_field_problems(data: dict[str, Any]) -> list[Problem]:
     """Every cross-field problem in a raw spec mapping, as (path, message) pairs."""
     problems: list[Problem] = []
-    for rule in (_variants, _metrics, _rollout, _layer):
+    for rule in (_variants, _metrics, _rollout, _layer, _bandit):
         problems.extend(rule(data))
     return problems

@@ -15,6 +15,7 @@ from champion.spec.design import Design
 __all__ = [
     "BUILTIN_GUARDRAIL_METRICS",
     "MONITOR_GUARDRAIL_METRICS",
+    "Bandit",
     "Condition",
     "DecisionRules",
     "Experiment",
@@ -184,6 +185,37 @@ class Layer(_Strict):
     end: float = Field(1.0, ge=0, le=1)
 
 
+_DURATION = r"^\s*\d+(\.\d+)?\s*(s|m|h|d)\s*$"
+_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class Bandit(_Strict):
+    """Serve the experiment as a Thompson-sampling bandit (docs/bandits.md).
+
+    The policy's weights are recomputed every ``update_every`` from the ``reward`` logged so
+    far and published as a new allocation version; a ``holdout`` share of units gets a fixed
+    uniform split that never trains the policy, so the bandit can be compared with it.
+    """
+
+    reward: str = Field(
+        description="a proportion or mean metric of the spec: what the bandit maximises"
+    )
+    update_every: str = Field(
+        "10m",
+        pattern=_DURATION,
+        description="how often the weights are recomputed: 30s, 10m, 1h, 1d",
+    )
+    min_share: float = Field(0.05, ge=0, lt=1, description="the floor of every arm's weight")
+    holdout: float = Field(
+        0.1, ge=0, le=0.5, description="share of units served a fixed uniform split (0: none)"
+    )
+
+    @property
+    def update_seconds(self) -> float:
+        text = self.update_every.strip()
+        return float(text[:-1].strip()) * _SECONDS[text[-1]]
+
+
 class Experiment(_Strict):
     """A champion/challenger experiment."""
 
@@ -207,6 +239,7 @@ class Experiment(_Strict):
     layer: Layer | None = None
     decision: DecisionRules | None = None
     monitor: Monitor | None = None
+    bandit: Bandit | None = None
 
     @field_validator("allocation")
     @classmethod
