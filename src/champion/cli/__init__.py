@@ -10,6 +10,7 @@ from champion import __version__
 from champion.cli._options import ChampionGroup
 from champion.cli.analyze import analyze
 from champion.cli.assign import assign
+from champion.cli.bandit import bandit_app
 from champion.cli.decide import decide_app
 from champion.cli.demo import demo
 from champion.cli.experiment import experiment_app
@@ -46,6 +47,7 @@ app.command(name="ui")(ui)
 app.add_typer(experiment_app, name="experiment")
 app.add_typer(outcomes_app, name="outcomes")
 app.add_typer(decide_app, name="decide")
+app.add_typer(bandit_app, name="bandit")
 app.add_typer(rollout_app, name="rollout")
 
 

@@ -28,6 +28,7 @@ from champion.events._fields import (
 )
 
 __all__ = [
+    "BANDIT_HOLDOUT_ATTRIBUTE",
     "EVENT_TYPES",
     "EXPOSURE_SCHEMA",
     "OUTCOME_SCHEMA",
@@ -46,6 +47,10 @@ __all__ = [
 ]
 
 TS = pa.timestamp("us", tz="UTC")
+
+#: The exposure attribute that marks a bandit's holdout unit (value "holdout"): served a
+#: fixed uniform split, its rewards never train the policy and are the bandit's control.
+BANDIT_HOLDOUT_ATTRIBUTE = "bandit"
 ATTRIBUTES = pa.map_(pa.string(), pa.string())
 
 

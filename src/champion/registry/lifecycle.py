@@ -60,6 +60,7 @@ ACTIONS: dict[str, Action] = {
     "shadow": Action((State.DRAFT,), State.SHADOW, "mirror traffic to the challengers"),
     "start": Action((State.DRAFT, State.SHADOW), State.RUNNING, "serve the spec's allocation"),
     "ramp": Action((State.RUNNING,), State.RUNNING, "change one challenger's share"),
+    "reweight": Action((State.RUNNING,), State.RUNNING, "publish a bandit's new weights"),
     "pause": Action((State.RUNNING,), State.PAUSED, "hold the rollout at its stage"),
     "resume": Action((State.PAUSED,), State.RUNNING, "let the rollout move again"),
     "stop": Action(

@@ -328,6 +328,31 @@ class Registry:
 
         return self._change(name, "ramp", expected_version, by, reason, plan, evidence)
 
+    def reweight(
+        self,
+        name: str,
+        weights: dict[str, float],
+        *,
+        expected_version: int | None = None,
+        by: str | None = None,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> ExperimentState:
+        """Serve a bandit's new weights (every variant's share) as a new allocation version."""
+
+        def plan(current: ExperimentState, spec: Experiment) -> tuple[dict[str, float], int | None]:
+            if spec.bandit is None:
+                raise InvalidArgument(
+                    "weights", dict(weights), f"{name} is not a bandit: add a 'bandit' block"
+                )
+            if set(weights) != set(spec.variants):
+                raise InvalidArgument(
+                    "weights", dict(weights), f"give a weight to each of {spec.variants}"
+                )
+            return {v: round(float(weights[v]), 12) for v in spec.variants}, None
+
+        return self._change(name, "reweight", expected_version, by, reason, plan, evidence)
+
     def stop(
         self,
         name: str,

@@ -26,7 +26,7 @@ from typing import Any
 from champion.assign import Assignment
 from champion.errors import ExperimentNotFound, ExperimentUnavailable, PredictionError
 from champion.events import EventWriter, Exposure, Shadow, encode_prediction
-from champion.events.schema import utc_now
+from champion.events.schema import BANDIT_HOLDOUT_ATTRIBUTE, utc_now
 from champion.models import ModelAdapter, load_model
 from champion.serve.runtime import Runtime, ShadowTarget, build_runtime
 from champion.serve.shadow import ShadowOutcome, ShadowRunner
@@ -409,12 +409,14 @@ class Router:
         if self._events is None:
             return None, routed
         attributes = call.attributes
+        logged = _segment_attributes(plan.segments, attributes) if attributes else {}
+        if assignment.reason == "bandit_holdout":  # its data never trains the bandit
+            logged = {**logged, BANDIT_HOLDOUT_ATTRIBUTE: "holdout"}
         # The router made every name and number itself: only the request's values are checked.
         exposure = Exposure.trusted(
             runtime.name, call.unit, assignment.variant, call.model, runtime.version,
             assignment.probability, call.request_id, latency_ms, call.error, text, score,
-            _segment_attributes(plan.segments, attributes) if attributes else {}, exposed,
-            call.ts,
+            logged, exposed, call.ts,
         )  # fmt: skip
         return exposure, routed
 
