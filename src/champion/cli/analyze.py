@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -162,6 +162,26 @@ def read_out(
     return report, spec
 
 
+BANDIT_NOTE = (
+    "this experiment is a bandit: the A/B read-out above compares arms whose shares changed "
+    "with their rewards and is not valid for a launch decision; 'champion bandit report' "
+    "(and 'bandit' in --json) has the valid numbers, each labelled"
+)
+
+
+def _bandit_section(spec: Experiment, target: str, as_of: str | None) -> dict[str, Any] | None:
+    """A bandit's labelled estimates beside the A/B read-out (None for other experiments)."""
+    if spec.bandit is None:
+        return None
+    from champion.bandit import bandit_readout
+
+    if "://" in target:
+        return {"note": BANDIT_NOTE, "readout_valid_for_launch": False}
+    when = _as_of(as_of) or datetime.now(UTC)
+    return {"note": BANDIT_NOTE, "readout_valid_for_launch": False,
+            **bandit_readout(target, spec, as_of=when)}  # fmt: skip
+
+
 def events_store(events: str | None, db: str | None = None) -> str:
     """The event store a command reads: ``--events`` (or the deprecated ``--db``), checked."""
     return _store_target(events, db)
@@ -222,10 +242,14 @@ def analyze(
         early = early_readout(report, spec)
         if html is not None:
             _write_html(report, html, early, html_inline)
+        bandit = _bandit_section(spec, _store_target(events, db), as_of)
     if json_output:
-        print_json({**report.to_dict(), "early": early.to_dict() if early else None})
+        out = {**report.to_dict(), "early": early.to_dict() if early else None}
+        print_json({**out, "bandit": bandit} if bandit is not None else out)
     else:
         render_terminal(report, console, early)
+        if bandit is not None:
+            console.print(f"[bold]bandit[/]: {escape(bandit['note'])}", highlight=False)
         if html is not None:
             console.print(f"HTML report written to {escape(str(html))}", highlight=False)
     if registry is None and report.new_looks:
