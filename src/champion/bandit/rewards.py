@@ -89,7 +89,7 @@ def read_unit_rewards(
         FROM first f LEFT JOIN o
           ON o.unit_id = f.unit_id AND o.metric = $metric
          AND o.ts >= f.t0 AND o.ts < f.t0 + to_microseconds($window) AND o.ts <= $as_of
-        GROUP BY ALL
+        GROUP BY f.unit_id, f.t0, f.variant, f.probability, f.version, f.holdout
         ORDER BY f.t0, f.unit_id
     """
     params = {
