@@ -187,6 +187,15 @@ def test_a_bandit_shifts_to_the_better_arm_and_its_read_out_equals_the_oracle(ga
     bandit = json.loads(analyzed.output)["bandit"]
     assert bandit["readout_valid_for_launch"] is False
     assert bandit["arm_values"]["estimate"] == out["arm_values"]["estimate"]
+    # ... and so does the HTML report, each number beside what it is valid for
+    page = events.parent / "report.html"
+    written = runner.invoke(cli, ["analyze", NAME, "--registry", db, "--events", str(events),
+                                  "--as-of", as_of, "--html", str(page)])  # fmt: skip
+    assert written.exit_code == 0, written.output
+    html = page.read_text()
+    assert "Bandit: which numbers decide" in html
+    assert "valid for a launch decision" in html
+    assert "not valid under adaptive allocation" in html
 
 
 def _stored_at_least(events: Path, n: int):

@@ -16,9 +16,10 @@ class Assignment:
     """One unit's variant.
 
     ``exposed`` is True only for ``reason == "hash"`` (and a bandit's ``"bandit_holdout"``,
-    its fixed uniform split): those units are the randomised sample the analysis compares. Overrides (QA pins), targeting misses, global-holdout units
-    and units outside the experiment's layer range are served but not counted, so the split
-    of exposed units matches the configured shares (SRM checks stay valid). ``probability``
+    its fixed uniform split): those units are the randomised sample the analysis compares.
+    Overrides (QA pins), targeting misses, global-holdout units and units outside the
+    experiment's layer range are served but not counted, so the split of exposed units
+    matches the configured shares (SRM checks stay valid). ``probability``
     is the chance this unit had of this variant: the variant's share of the buckets for a
     hashed unit, 1.0 when a rule decided. ``bucket`` is always the unit's bucket under the
     experiment's salt, whatever the reason.

@@ -187,11 +187,14 @@ def events_store(events: str | None, db: str | None = None) -> str:
     return _store_target(events, db)
 
 
-def _write_html(report: Report, path: Path, early: EarlyReadout | None, inline: bool) -> None:
+def _write_html(
+    report: Report, path: Path, early: EarlyReadout | None, inline: bool,
+    bandit: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
     from champion.report.html import write_html
 
     def write(report: Report, path: Path) -> object:
-        return write_html(report, path, early, inline_js=inline)
+        return write_html(report, path, early, inline_js=inline, bandit=bandit)
 
     write_html_file(write, report, path)
 
@@ -240,9 +243,9 @@ def analyze(
             registry = DEFAULT_URL  # the registry `champion experiment create` wrote here
         report, spec = read_out(name, _store_target(events, db), spec_file, registry, as_of)
         early = early_readout(report, spec)
-        if html is not None:
-            _write_html(report, html, early, html_inline)
         bandit = _bandit_section(spec, _store_target(events, db), as_of)
+        if html is not None:
+            _write_html(report, html, early, html_inline, bandit)
     if json_output:
         out = {**report.to_dict(), "early": early.to_dict() if early else None}
         print_json({**out, "bandit": bandit} if bandit is not None else out)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from champion.report.assets import shared_plotly_js
 from champion.report.html_tables import (
+    bandit_table,
     confidence_table,
     decision_block,
     e,
@@ -253,8 +254,9 @@ def _latency_figure(go: Any, report: Report) -> Any | None:
 
 
 def render_html(
-    report: Report, early: EarlyReadout | None = None, plotly_js: str | bool = True
-) -> str:
+    report: Report, early: EarlyReadout | None = None, plotly_js: str | bool = True,
+    bandit: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
     """The whole page as text, with the terminal's sections; ``plotly_js``: True embeds
     plotly's JavaScript once (a self-contained page), a file name links to it instead."""
     go = _plotly()
@@ -266,6 +268,7 @@ def render_html(
             f"{report.as_of:%Y-%m-%d %H:%M} UTC</p>"
         ),
         decision_block(report),
+        bandit_table(bandit),
     ]
     parts += [health_table(report), early_table(early)]
     parts += ["<h2>Metrics</h2>", metrics_table(report), confidence_table(report)]
@@ -306,6 +309,7 @@ def write_html(
     early: EarlyReadout | None = None,
     *,
     inline_js: bool = False,
+    bandit: dict[str, Any] | None = None,
 ) -> Path:
     """Write :func:`render_html` to ``path`` (its folder must exist); returns the path.
 
@@ -314,5 +318,5 @@ def write_html(
     target = Path(path)
     _plotly()
     js: str | bool = True if inline_js else shared_plotly_js(target.parent)
-    target.write_text(render_html(report, early, js), encoding="utf-8")
+    target.write_text(render_html(report, early, js, bandit), encoding="utf-8")
     return target

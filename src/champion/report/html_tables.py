@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from champion.analysis.significance import significance as significance_of
 from champion.report.terminal import (
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from champion.report.early import EarlyReadout
 
 __all__ = [
+    "bandit_table",
     "confidence_table",
     "decision_block",
     "e",
@@ -159,6 +160,31 @@ def health_table(report: Report) -> str:
         )
         out += "</ul>"
     return out
+
+
+def bandit_table(bandit: dict[str, Any] | None) -> str:
+    """A bandit's estimates, each row saying what it is valid for (champion.bandit)."""
+    if bandit is None:
+        return ""
+    head = f"<h2>Bandit: which numbers decide</h2><p>{e(bandit['note'])}</p>"
+    if bandit.get("status") != "ok":
+        return head + "<p>No unit's reward window has closed yet.</p>"
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    gain, values = bandit["bandit_vs_holdout"], bandit["arm_values"]
+    rows = [(
+        "bandit - uniform holdout (per unit)", num(gain["diff"]),
+        f"{num(gain['diff_ci'][0])} to {num(gain['diff_ci'][1])}", gain["valid_for"],
+    )]  # fmt: skip
+    for i, arm in enumerate(bandit["arms"]):
+        ci = f"{num(values['ci_lower'][i])} to {num(values['ci_upper'][i])}"
+        rows.append((f"{arm}: value (AIPW)", num(values["estimate"][i]), ci,
+                     values["valid_for"]["arm_value"]))  # fmt: skip
+        rows.append((f"{arm}: naive mean", num(values["naive"][i]), "-",
+                     values["valid_for"]["naive"]))  # fmt: skip
+    return head + _table("bandit", ("number", "estimate", "95% CI", "valid for"), rows)
 
 
 def early_table(early: EarlyReadout | None) -> str:
