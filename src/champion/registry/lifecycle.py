@@ -78,10 +78,14 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-def allowed_actions(state: State | str) -> list[str]:
-    """The actions the lifecycle accepts from ``state``, in lifecycle order."""
+def allowed_actions(state: State | str, *, bandit: bool = False) -> list[str]:
+    """The actions the lifecycle accepts from ``state``, in lifecycle order (``reweight``
+    only for a bandit: ``champion bandit update`` makes it)."""
     state = State(state)
-    return [name for name, action in ACTIONS.items() if state in action.sources]
+    return [
+        name for name, action in ACTIONS.items()
+        if state in action.sources and (bandit or name != "reweight")
+    ]  # fmt: skip
 
 
 def check_action(name: str, state: State | str, action: str) -> State:
