@@ -36,8 +36,10 @@ class Monitor:
         dry_run: bool = False,
         webhook: Webhook | None = None,
         metrics: MonitorMetrics | None = None,
+        bandit_events: str | None = None,
     ) -> None:
         self.registry, self.open_store, self.names = registry, open_store, tuple(names)
+        self.bandit_events = bandit_events  # a Parquet folder: bandits are updated from it
         self.dry_run, self.webhook, self.metrics = dry_run, webhook, metrics
         self._violating: set[tuple[str, str, str, str, str]] = set()
         self._proposed: set[tuple[str, str]] = set()
@@ -47,6 +49,7 @@ class Monitor:
         results = tick(self.registry, self.open_store, self.names, now=now, dry_run=self.dry_run)
         for r in results:
             self._publish(r)
+        self._update_bandits(now or datetime.now(UTC))
         if self.metrics is not None:
             self.metrics.observe_tick(time.perf_counter() - started, time.time())
         return results
@@ -65,6 +68,28 @@ class Monitor:
             except Exception:
                 log.exception("monitor tick failed")
             stop.wait(max(0.0, interval - (time.monotonic() - began)))
+
+    def _update_bandits(self, now: datetime) -> None:
+        """Publish new weights for each running bandit whose last change is older than its
+        ``update_every`` (after the guardrails were judged: a stopped bandit is not updated)."""
+        if self.bandit_events is None or self.dry_run:
+            return
+        from champion.bandit import update_weights
+
+        for state in self.registry.snapshot().experiments:
+            if (self.names and state.name not in self.names) or state.state.value != "running":
+                continue
+            try:
+                bandit = state.spec.bandit
+                age = (now - state.updated_at).total_seconds()
+                if bandit is None or age < bandit.update_seconds:
+                    continue
+                done = update_weights(self.registry, self.bandit_events, state.name,
+                                      by="monitor", as_of=now)  # fmt: skip
+                log.info("bandit %s: weights %s (version %s)", state.name, done.weights,
+                         done.version)  # fmt: skip
+            except Exception:
+                log.exception("bandit update of %s failed", state.name)
 
     def _publish(self, r: ExperimentTick) -> None:
         if self.metrics is not None:
