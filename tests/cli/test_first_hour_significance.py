@@ -42,8 +42,18 @@ def folder(tmp_path_factory) -> Path:
 
 
 def _analyze(folder: Path, direction: str, *extra: str):
-    result = invoke("analyze", NAME, "--events", str(folder / "events"), "--spec",
-                    str(folder / f"{direction}.yaml"), *extra, env={"COLUMNS": "220"})  # fmt: skip
+    # The CLI's console took its width when first imported (by whichever test came first):
+    # set it here, as COLUMNS would for a fresh process.
+    from champion.cli._output import console
+
+    before = console._width  # None: the width follows the terminal
+    console.width = 220
+    try:
+        spec = str(folder / f"{direction}.yaml")
+        result = invoke("analyze", NAME, "--events", str(folder / "events"), "--spec", spec,
+                        *extra, env={"COLUMNS": "220"})  # fmt: skip
+    finally:
+        console._width = before
     assert result.exit_code == 0, result.output
     return result
 
