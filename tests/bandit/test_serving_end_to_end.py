@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,7 @@ from champion.cli import app as cli
 from champion.registry import Registry
 from champion.spec import load_spec
 from champion.stats.adaptive import adaptive_stats, arm_values, gain_over_uniform
+from tests.monitor.test_end_to_end import _spawn
 from tests.serve._support import free_port, wait_until
 
 HERE = Path(__file__).parent
@@ -58,14 +57,6 @@ SPEC = textwrap.dedent(f"""\
     """)
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "champion.cli", *args], stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-
 @pytest.fixture
 def gateway(tmp_path):
     db = f"sqlite:///{tmp_path / 'registry.db'}"
@@ -79,7 +70,7 @@ def gateway(tmp_path):
     proc = _spawn(
         ["serve", "--registry", db, "--events", str(events), "--workers", "2", "--port",
          str(port), "--log-level", "warning", "--models-dir", str(HERE)],
-        tmp_path / "gateway.log",
+        tmp_path / "gateway.log", {},
     )  # fmt: skip
 
     def ready() -> bool:
