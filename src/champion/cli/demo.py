@@ -10,8 +10,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from champion.cli._output import console, print_json, user_errors
+from champion.cli._ports import check_port, port_in_use
 
 __all__ = ["demo"]
+
+_HOST = "127.0.0.1"  # --keep serves this machine only
 
 
 def demo(
@@ -22,11 +25,24 @@ def demo(
     days: Annotated[int, typer.Option("--days", min=3, max=60)] = 10,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Then leave the gateway and its dashboard running on the demo's registry and "
+            "events (Ctrl-C stops them); the URL and an admin token are printed.",
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(envvar="CHAMPION_PORT", help="Port of the gateway --keep leaves.")
+    ] = 8000,
 ) -> None:
     """Plan, shadow, A/B with ramps, outcomes and the read-out, on the example experiment."""
     from champion.demo import example_dir, run_demo
 
     with user_errors():
+        if keep:
+            check_port(_HOST, port)  # before minutes of simulation, not after
         folder = folder or Path(tempfile.mkdtemp(prefix="champion-demo-"))
         if not json_output:
             from champion.cli.validate import _render, plan_for_spec
@@ -68,6 +84,8 @@ def demo(
                 "action": result.action,
             }
         )
+        if keep:
+            _keep_serving(folder, port, json_output)
         return
     from champion.report.terminal import render_terminal
     from champion.shadow import render_terminal as render_shadow
@@ -85,3 +103,30 @@ def demo(
         f"--db {folder / 'champion.db'}",
         highlight=False,
     )
+    if keep:
+        _keep_serving(folder, port, json_output)
+
+
+def _keep_serving(folder: Path, port: int, json_output: bool) -> None:
+    """Serve the demo's registry and events, with the dashboard, until interrupted."""
+    import os
+    import secrets
+
+    from champion.demo import example_dir
+    from champion.serve.server import serve as run
+
+    given = os.environ.get("CHAMPION_ADMIN_TOKEN")
+    token = given or secrets.token_hex(16)  # this process's own: printed for the person at it
+    os.environ.update({
+        "CHAMPION_DB": f"sqlite:///{folder / 'champion.db'}",
+        "CHAMPION_EVENTS": str(folder / "events"),
+        "CHAMPION_MODELS_DIR": str(example_dir()),
+        "CHAMPION_SPECS": "[]",
+        "CHAMPION_ADMIN_TOKEN": token,
+    })  # fmt: skip
+    shown = "$CHAMPION_ADMIN_TOKEN" if given else token
+    # with --json the line goes to stderr: stdout stays one JSON document
+    typer.echo(f"Gateway and dashboard: http://{_HOST}:{port}/ui (admin token {shown}); "
+               "Ctrl-C stops them", err=json_output)  # fmt: skip
+    with port_in_use(port):
+        run(host=_HOST, port=port, workers=1, log_level="warning")
