@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 import duckdb
@@ -163,23 +164,27 @@ def test_a_model_failure_on_the_fast_path_is_answered_from_the_error_table(
     assert len(_exposures(tmp_path / "events")) == 1  # logged once
 
 
-def test_a_worker_freezes_what_it_loaded_out_of_the_collectors_reach(
+def test_a_worker_freezes_what_it_loaded_and_sets_its_switch_interval(
     write_spec, models_dir, monkeypatch
 ):
     """A full collection walks every tracked object: a worker's libraries and models are
-    frozen once it is built, so collections walk only what requests create."""
+    frozen once it is built, so collections walk only what requests create; its background
+    threads hold the interpreter at most ``switch_interval_ms`` while a request waits."""
     import gc
 
     from champion.serve.app import app_from_env
 
     monkeypatch.setenv("CHAMPION_SPECS", json.dumps([str(write_spec())]))
     monkeypatch.setenv("CHAMPION_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("CHAMPION_SWITCH_INTERVAL_MS", "0.25")
     gc.unfreeze()
-    before = gc.get_freeze_count()
+    before, interval = gc.get_freeze_count(), sys.getswitchinterval()
     app = app_from_env()
     try:
         assert before == 0
         assert gc.get_freeze_count() > 10_000
+        assert sys.getswitchinterval() == pytest.approx(0.00025)
     finally:
         gc.unfreeze()
+        sys.setswitchinterval(interval)
         app.state.router.close()

@@ -67,6 +67,11 @@ class GatewaySettings(BaseSettings):
     registry_stale_after: float = Field(
         10.0, gt=0, description="seconds without a registry read before /readyz says degraded"
     )
+    switch_interval_ms: float = Field(
+        0.5, gt=0, le=100,
+        description="how long a worker's background thread (the event writer) may hold the "
+        "interpreter before a request waiting on the event loop gets it (Python's default: 5)",
+    )  # fmt: skip
 
     @field_validator("admin_token")
     @classmethod
