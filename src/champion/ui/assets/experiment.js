@@ -9,7 +9,7 @@ function timelineSection(v) {
       xFormat: clock });
   const stages = (v.stages || []).map((st, i) => h("li", {
     class: v.stage === i ? "current" : "", "aria-current": v.stage === i ? "step" : null },
-    `${i}: ${num(st, 4)}%`, v.stage === i ? " ◀ now" : ""));
+    `${num(st, 4)}%`, v.stage === i ? " ◀ now" : ""));
   const rows = v.timeline.slice().reverse().map((t) => h("tr", {}, h("td", {}, when(t.at)),
     h("td", {}, t.action), h("td", {}, t.state), ncell(t.percent, (x) => num(x, 4) + "%"),
     h("td", {}, t.stage === null ? "–" : t.stage), h("td", {}, t.by)));
