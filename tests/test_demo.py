@@ -44,3 +44,17 @@ def test_the_demo_applies_its_decision_as_decide_apply_does(tmp_path):
     assert state.allocation == {"v1_3": 1.0, "v2_0": 0.0}
     assert (last.action, last.by) == ("rollback", "demo")
     assert last.reason.startswith("decide apply: rollback (v2_0): v2_0 is significantly worse")
+
+
+def test_the_demo_as_the_readme_runs_it_prints_each_part_for_people(tmp_path):
+    """Without --json, as scripts/demo.sh runs it: the design, the serving and the read-out."""
+    folder = tmp_path / "demo"
+    result = CliRunner().invoke(
+        app, ["demo", "--dir", str(folder), "--units-per-day", "400", "--days", "4"],
+        env={"COLUMNS": "160"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1. Design" in result.output
+    assert "(models not loaded" not in result.output
+    assert "fraud-detector-v2" in result.output
+    assert (folder / "report.html").is_file()

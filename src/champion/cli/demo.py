@@ -51,7 +51,7 @@ def demo(
             spec_path = example_dir() / "fraud-detector.yaml"
             spec = load_spec(spec_path)
             console.rule("1. Design")
-            _render(spec, plan_for_spec(spec, 20_000), spec_path)
+            _render(spec, plan_for_spec(spec, 20_000), spec_path, True)  # the demo runs them
             console.rule("2. Shadow, then A/B with ramps (simulated users, real everything else)")
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
