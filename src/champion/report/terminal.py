@@ -326,7 +326,7 @@ def _latency(report: Report) -> Panel | None:
     for v, qs in report.latency.items():
         req = report.requests.get(v, 0)
         err = report.errors.get(v, 0)
-        cells = [f"{qs[q].estimate:.1f}" if not _nan(qs[q].estimate) else "-" for q in sorted(qs)]
+        cells = [_ms(qs[q].estimate).removesuffix(" ms") for q in sorted(qs)]
         t.add_row(escape(v), f"{req:,}", f"{err:,} ({err / req:.2%})" if req else "-", *cells)
     return Panel(t, title="Serving", title_align="left", box=box.ROUNDED)
 
