@@ -144,8 +144,10 @@ def test_a_bandit_shifts_to_the_better_arm_and_its_read_out_equals_the_oracle(ga
             update = json.loads(done.output)
             weights_after.append(update["weights"]["b"])
             lags.append(_lag_until_every_worker_serves(url, registry.global_version()))
-    print(f"weight of the better arm after each update: {weights_after}; seconds until "
-          f"both workers served it: {[round(x, 2) for x in lags]}")
+    print(
+        f"weight of the better arm after each update: {weights_after}; seconds until "
+        f"both workers served it: {[round(x, 2) for x in lags]}"
+    )
     # every worker served each published version within its poll interval (plus the margin)
     assert max(lags) <= POLL_S + POLL_MARGIN_S, lags
     # the allocation moved to the better arm within the stated number of updates
