@@ -31,6 +31,7 @@ __all__ = [
     "SUMMARY_BUDGET_SECONDS",
     "VERDICT_SECONDS",
     "Insights",
+    "bandit_view",
     "readout",
     "shadow_comparison",
 ]
@@ -76,6 +77,23 @@ def shadow_comparison(events: str, name: str) -> dict[str, Any]:
         return {"status": "no_shadows", "message": f"no shadow calls of {name} logged: the "
                 "spec's 'shadow:' models answer beside the served one", "report": None}  # fmt: skip
     return {"status": "ok", "message": "", "report": json_object(report.to_dict())}
+
+
+def bandit_view(registry: Registry, events: str, name: str) -> dict[str, Any]:
+    """A bandit's weights over time (each published version) and its labelled estimates, as
+    ``champion bandit report NAME --json`` prints them."""
+    from champion.bandit import bandit_readout
+
+    spec = registry.spec(name)
+    if spec.bandit is None:
+        return {"status": "not_a_bandit", "message": "", "report": None}
+    weights = [
+        {"version": entry.version, "at": entry.at.isoformat(), "by": entry.by,
+         "allocation": dict(entry.allocation)}
+        for entry in registry.history(name) if entry.action in ("start", "reweight")
+    ]  # fmt: skip
+    report = bandit_readout(events, spec, as_of=datetime.now(UTC))
+    return {"status": "ok", "message": "", "weights": weights, "report": json_object(report)}
 
 
 def _no_events(what: str) -> dict[str, Any]:
@@ -160,6 +178,14 @@ class Insights:
             return _no_events("compare shadow models")
         registry.get(name)  # an unknown experiment is a 404 here too
         return self._compute(("shadow", name), lambda: shadow_comparison(events, name))
+
+    def bandit(self, registry: Registry, name: str) -> dict[str, Any]:
+        """A bandit's weights and estimates, kept like a read-out."""
+        events = self.events
+        if events is None:
+            return _no_events("read a bandit out")
+        registry.get(name)  # an unknown experiment is a 404 here too
+        return self._compute(("bandit", name), lambda: bandit_view(registry, events, name))
 
     def verdict(self, registry: Registry, name: str, version: int) -> dict[str, Any]:
         """The monitor's verdict (``GET /v1/experiments/NAME/verdict``) at the experiment's

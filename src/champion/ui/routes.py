@@ -127,6 +127,11 @@ def mount_ui(app: FastAPI) -> None:
         registry = _registry(request)
         return await run_in_threadpool(_insights(request).shadow, registry, name)
 
+    @app.get("/ui/api/experiments/{name}/bandit", include_in_schema=False, dependencies=reads)
+    async def bandit(name: str, request: Request) -> dict[str, Any]:
+        registry = _registry(request)
+        return await run_in_threadpool(_insights(request).bandit, registry, name)
+
     @app.post("/ui/api/plan", include_in_schema=False, dependencies=reads)
     async def plan(form: PlanForm) -> dict[str, Any]:
         try:

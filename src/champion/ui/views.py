@@ -140,6 +140,7 @@ def experiment_view(registry: Registry, name: str) -> dict[str, Any]:
                 "min_stage_hours": spec.rollout.min_stage_hours,
                 "on_fail": spec.rollout.on_fail,
             },
+            "bandit": None if spec.bandit is None else spec.bandit.model_dump(),
         }  # fmt: skip
     return {
         **row,

@@ -129,8 +129,9 @@ function experimentPage(name) {
   const top = h("div", { id: "top" }), actions = h("div", { id: "action-slot" });
   const slots = [h("div", {}), h("div", {}), h("div", {}), h("div", {})];
   const ro = h("div", { id: "readout-slot" }), sh = h("div", { id: "shadow-slot" });
+  const bd = h("div", { id: "bandit-slot" });
   main().replaceChildren(h("p", {}, h("a", { href: "#/" }, "← all experiments")),
-    h("h1", {}, name), top, actions, ...slots, ro, sh);
+    h("h1", {}, name), top, actions, ...slots, bd, ro, sh);
   let version = null, actionState = null;
   ui.view = {
     async update() {
@@ -158,6 +159,11 @@ function experimentPage(name) {
       const sg = await api(`/experiments/${encodeURIComponent(name)}/shadow`);
       const compared = sg.ok ? sg.body : { status: "error", message: `${sg.message} (${sg.status})` };
       keep(sh, [compared.status, compared.message, compared.report], () => shadowSection(compared));
+      if (v.spec && v.spec.bandit) {
+        const bg = await api(`/experiments/${encodeURIComponent(name)}/bandit`);
+        const bandit = bg.ok ? bg.body : { status: "error", message: `${bg.message} (${bg.status})` };
+        keep(bd, [bandit.status, bandit.weights, bandit.report], () => banditSection(bandit));
+      }
     },
   };
   return ui.view.update();

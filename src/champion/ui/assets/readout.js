@@ -36,7 +36,7 @@ function readoutSection(found) {
                   "data-value": JSON.stringify(c.rel_lift_ci) }, ci(c.rel_lift_ci, signedPct)),
         ncell(c.p_value, (x) => num(x, 3), { "data-field": "p_value" }),
         ncell(c.p_value_adjusted, (x) => num(x, 3), { "data-field": "p_value_adjusted" }),
-        h("td", {}, c.significant ? badge("ok", "significant") : "not significant"),
+        significanceCell(c),
         ncell(c.n, int), ncell(c.control_n, int)));
       forest.push({ name: `${name} ${variant}`, estimate: c.rel_lift,
                     lo: (c.rel_lift_ci || [])[0], hi: (c.rel_lift_ci || [])[1] });
@@ -123,5 +123,54 @@ function shadowSection(found) {
         lo: ((m.score_diff || {}).share_above_ci || [])[0], hi: ((m.score_diff || {}).share_above_ci || [])[1] })))));
   const notes = (r.shadows || []).flatMap((m) => (m.notes || []).map((n) => `${m.model}: ${n}`));
   if (notes.length) wrap.append(h("ul", {}, notes.map((n) => h("li", {}, badge("warn"), " ", n))));
+  return wrap;
+}
+
+function significanceCell(c) {
+  // words first, then the symbol: a bad direction never reads as a bare "yes"
+  const text = c.significance || (c.significant ? "yes" : "no");
+  if (text.startsWith("yes, WORSE")) return h("td", { "data-field": "significance" }, badge("fail", text));
+  if (text.startsWith("yes")) return h("td", { "data-field": "significance" }, badge("ok", text));
+  return h("td", { "data-field": "significance" }, text);
+}
+
+function banditSection(found) {
+  // champion bandit report --json: each number beside what it is valid for
+  const wrap = h("section", { "aria-labelledby": "h-bandit", id: "bandit" },
+    h("h2", { id: "h-bandit" }, "Bandit"));
+  if (!found || found.status !== "ok") {
+    wrap.append(h("p", { class: "muted" }, found ? found.message || found.status : "reading…"));
+    return wrap;
+  }
+  const r = found.report, arms = r.arms || [];
+  const series = arms.map((arm) => ({ name: arm, points: (found.weights || []).map((w) =>
+    [Date.parse(w.at), 100 * (w.allocation[arm] || 0)]) }));
+  const wrows = (found.weights || []).slice().reverse().map((w) => h("tr", { "data-version": w.version },
+    h("td", {}, when(w.at)), h("td", {}, w.by), ncell(w.version, int),
+    ...arms.map((arm) => ncell(w.allocation[arm], pct))));
+  wrap.append(h("div", { class: "pair" },
+    table("Weights per published version", ["when", "by", "version", ...arms], wrows, { id: "bandit-weights" }),
+    lineChart("Each arm's weight over time", series, { step: true, stepTo: Date.now(), yFloor: 0,
+      yCeil: 100, yFormat: (x) => num(x, 3) + "%", xFormat: clock })));
+  wrap.append(h("p", {}, r.launch_decision));
+  if (r.status !== "ok") {
+    wrap.append(h("p", { class: "muted" }, "no unit's reward window has closed yet"));
+    return wrap;
+  }
+  const g = r.bandit_vs_holdout, v = r.arm_values;
+  const rows = [h("tr", { "data-number": "bandit_vs_holdout" },
+    h("th", { scope: "row" }, "bandit − uniform holdout, per unit"), ncell(g.diff),
+    h("td", { class: "n" }, ci(g.diff_ci)), h("td", {}, badge("ok", "valid: " + g.valid_for)))];
+  arms.forEach((arm, i) => {
+    rows.push(h("tr", { "data-arm": arm, "data-number": "arm_value" },
+      h("th", { scope: "row" }, `${arm}: value (AIPW)`), ncell(v.estimate[i], num, { "data-field": "estimate" }),
+      h("td", { class: "n" }, ci([v.ci_lower[i], v.ci_upper[i]])), h("td", {}, v.valid_for.arm_value)));
+    rows.push(h("tr", { "data-arm": arm, "data-number": "naive" },
+      h("th", { scope: "row" }, `${arm}: naive mean`), ncell(v.naive[i], num, { "data-field": "naive" }),
+      h("td", {}, "–"), h("td", {}, badge("warn", "not for decisions: " + v.valid_for.naive))));
+  });
+  wrap.append(table(`${int(r.units_with_reward)} units with their reward window closed `
+    + `(${int(r.holdout_units)} in the holdout)`, ["number", "estimate", "95% CI", "valid for"],
+    rows, { id: "bandit-numbers" }));
   return wrap;
 }
