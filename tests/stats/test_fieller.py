@@ -47,7 +47,29 @@ def test_it_leaves_out_zero_exactly_when_the_difference_test_rejects():
 
 def test_a_control_level_indistinguishable_from_zero_gives_an_unbounded_interval():
     assert fieller_rel_ci(0.01, 1e-4, 0.05, 1e-4, 1.96) == (-math.inf, math.inf)
-    assert fieller_rel_ci(0.01, 1e-4, 0.05, 1e-4, 1.96, positive=True) == (-1.0, math.inf)
+    # a proportion whose treatment level is clear of 0: a lower bound alone, and it solves
+    # Fieller's equation
+    lo, hi = fieller_rel_ci(0.01, 1e-4, 0.05, 1e-4, 1.96, positive=True)
+    assert hi == math.inf
+    r = lo + 1.0
+    assert (0.05 - r * 0.01) ** 2 == pytest.approx(1.96**2 * (1e-4 + r * r * 1e-4))
+    # ... and both levels unclear of 0: every ratio
+    assert fieller_rel_ci(0.01, 1e-4, 0.01, 1e-4, 1.96, positive=True) == (-1.0, math.inf)
+
+
+def test_for_proportions_it_agrees_with_the_test_whatever_the_control_level():
+    """20,000 random proportions, the control's level often within z SEs of 0."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    agree = 0
+    for _ in range(n):
+        c, t = rng.uniform(0.0, 0.2, 2)
+        vc, vt = rng.uniform(1e-5, 5e-3, 2)
+        z = rng.uniform(1.0, 5.0)
+        lo, hi = fieller_rel_ci(c, vc, t, vt, z, positive=True)
+        rejects = abs(t - c) > z * math.sqrt(vc + vt)
+        agree += rejects == (lo > 0 or hi < 0)
+    assert agree == n
 
 
 def test_a_proportions_interval_stays_above_minus_100_percent():

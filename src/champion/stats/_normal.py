@@ -128,10 +128,11 @@ def fieller_rel_ci(
     interval leaves out 0% exactly when that test rejects, at any ``critical`` (an
     always-valid or a group-sequential one too); the delta-method and log-scale intervals
     can disagree with it when the ratio is far from 1. When the control's level is itself
-    within ``critical`` standard errors of 0 the set is unbounded and returned as
-    (-inf, inf): no relative statement is possible then (the agreement holds elsewhere).
-    ``positive`` levels (proportions) cannot have a ratio below 0: the lower end is held at
-    -100%.
+    within ``critical`` standard errors of 0 the set is unbounded: for ``positive`` levels
+    (proportions, whose ratio cannot fall below 0, so the lower end is held at -100%) it is
+    then a lower bound alone, ``(lo, inf)``, when the treatment's level is clear of 0 and
+    every ratio otherwise (the agreement with the test holds in both cases); for other
+    levels it is returned as (-inf, inf).
 
     >>> lo, hi = fieller_rel_ci(0.1376, 0.00011614, 0.0594, 0.00022026, 3.468)
     >>> round(lo, 3), round(hi, 3)
@@ -141,10 +142,14 @@ def fieller_rel_ci(
         return (math.nan, math.nan)
     z2 = critical * critical
     a = mean_c * mean_c - z2 * var_mean_c
-    if a <= 0:
-        return (-1.0 if positive else -math.inf, math.inf)
     b = mean_t * mean_c
-    disc = max(b * b - a * (mean_t * mean_t - z2 * var_mean_t), 0.0)
+    c = mean_t * mean_t - z2 * var_mean_t
+    if a <= 0:  # the set is two rays, or every ratio
+        if positive and c > 0 and a < 0:  # ratio 0 is outside: the set is [upper root, inf)
+            root = (b - math.sqrt(max(b * b - a * c, 0.0))) / a
+            return (max(root, 0.0) - 1.0, math.inf)
+        return (-1.0 if positive else -math.inf, math.inf)
+    disc = max(b * b - a * c, 0.0)
     lo, hi = (b - math.sqrt(disc)) / a, (b + math.sqrt(disc)) / a
     if positive:
         lo = max(lo, 0.0)
