@@ -97,6 +97,27 @@ def test_a_holdout_unit_stays_in_the_holdout_and_on_its_arm_when_the_weights_cha
             assert x.variant == y.variant
 
 
+def test_a_request_keyed_bandit_draws_every_request_afresh_at_the_current_weights():
+    """``unit: request``: one user's 40,000 requests are 40,000 units, so they follow the
+    weights (0.8/0.2) and the holdout (10%, split 50/50) as fresh draws would, each within a
+    chi-square test at 0.1%, and each logs its own arm's probability."""
+    spec = parse_spec(_spec("{reward: converted, holdout: 0.1}", extra="unit: request\n"))
+    assigner = Assigner.from_spec(spec, allocation={"a": 0.8, "b": 0.2}, version=2)
+    ids = [f"req-{i}" for i in range(40_000)]
+    results = [assigner.assign_request(user_id="same-user", request_id=r) for r in ids]
+    assert [r.unit_id for r in results] == ids
+    held = [r for r in results if r.reason == "bandit_holdout"]
+    policy = [r for r in results if r.reason == "hash"]
+    assert len(held) + len(policy) == len(results)
+    assert scipy_stats.binomtest(len(held), len(results), 0.1).pvalue > 0.001
+    for group, shares in ((held, {"a": 0.5, "b": 0.5}), (policy, {"a": 0.8, "b": 0.2})):
+        counts = Counter(r.variant for r in group)
+        observed = [counts[v] for v in ("a", "b")]
+        expected = [shares[v] * len(group) for v in ("a", "b")]
+        assert scipy_stats.chisquare(observed, expected).pvalue > 0.001
+        assert all(r.probability == pytest.approx(shares[r.variant], abs=1e-3) for r in group)
+
+
 def test_the_registry_publishes_a_bandits_weights_as_a_new_version(tmp_path):
     spec = parse_spec(_spec("{reward: converted}"))
     with Registry(f"sqlite:///{tmp_path / 'r.db'}") as registry:
