@@ -57,7 +57,7 @@ def read_unit_rewards(
 ) -> UnitRewards:
     """The experiment's units as of ``as_of`` (see the module); events must be a folder."""
     if spec.bandit is None:
-        raise InvalidArgument("spec", spec.name, "has no 'bandit' block: it is not a bandit")
+        raise InvalidArgument("name", spec.name, "is not a bandit: its spec has no 'bandit' block")
     if "://" in str(events):
         raise InvalidArgument(
             "events", str(events), "a bandit reads a Parquet event folder (a path, not a URL)"
