@@ -36,7 +36,7 @@ __all__ = [
     "shadow_comparison",
 ]
 
-READOUT_SECONDS = 10.0
+READOUT_SECONDS = 5.0  # with the page polling every 5 s, what it shows is at most 10 s old
 VERDICT_SECONDS = 5.0
 SUMMARY_BUDGET_SECONDS = 1.5
 # States whose events can be read out (a draft or a shadow has no exposures to compare).
