@@ -45,10 +45,10 @@ def _find(token: bytes, tokens: dict[str, str]) -> str | None:
 def require_scope(request: Request, scope: str) -> None:
     """Raise 401 without a token, 403 with a token lacking ``scope``."""
     settings = request.app.state.settings
-    admins: dict[str, str] = settings.admin_principals()
     predict: str | None = settings.predict_token
     if scope == "predict" and predict is None:
         return  # serving is open unless a predict token is configured
+    admins: dict[str, str] = settings.admin_principals()
     if scope == "admin" and not admins:
         raise ApiError(
             403,
