@@ -12,8 +12,6 @@ must equal.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,8 +28,7 @@ from champion.cli import app as cli
 from champion.registry import Registry
 from champion.spec import load_spec
 from champion.stats.adaptive import adaptive_stats, arm_values, gain_over_uniform
-from tests.monitor.test_end_to_end import _spawn
-from tests.serve._support import free_port, wait_until
+from tests.serve._support import free_port, is_ready, spawn_cli, stop_process, wait_until
 
 HERE = Path(__file__).parent
 NAME = "race"
@@ -70,25 +67,17 @@ def gateway(tmp_path):
         registry.start(NAME, by="test")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = _spawn(
+    proc = spawn_cli(
         ["serve", "--registry", db, "--events", str(events), "--workers", "2", "--port",
          str(port), "--log-level", "warning", "--models-dir", str(HERE)],
-        tmp_path / "gateway.log", {},
+        tmp_path / "gateway.log",
     )  # fmt: skip
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        if not wait_until(ready, 90):
+        if not wait_until(lambda: is_ready(url), 90):
             pytest.fail((tmp_path / "gateway.log").read_text()[-3000:])
         yield url, db, events
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_process(proc)
 
 
 def _stored_exposures(events: Path) -> list[tuple[str, int]]:

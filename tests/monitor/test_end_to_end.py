@@ -22,7 +22,6 @@ challenger) so that the read-out can show the challenger better and the monitor 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -43,7 +42,7 @@ from champion.monitor.tick import ACTOR, SETTLE_SECONDS
 from champion.registry import Registry
 from champion.spec import load_spec
 from tests.monitor.e2e_models import ENV_VAR
-from tests.serve._support import free_port, wait_until
+from tests.serve._support import free_port, is_ready, spawn_cli, stop_process, wait_until
 
 HERE = Path(__file__).parent
 NAME = "shop"
@@ -85,24 +84,6 @@ def spec_text(
 # -- processes ----------------------------------------------------------------------------
 
 
-def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    with log.open("ab") as out:  # the child keeps its own handle
-        return subprocess.Popen(
-            [sys.executable, "-m", "champion.cli", *args], env={**os.environ, **env},
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 class Stack:
     """A registry file, an event folder, a flag file, the gateway and the monitor."""
 
@@ -130,12 +111,12 @@ class Stack:
     def start(self) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.gateway = _spawn(
+        self.gateway = spawn_cli(
             ["serve", "--db", self.db, "--events", str(self.events), "--workers", "2",
              "--port", str(port), "--log-level", "warning", "--models-dir", str(HERE)],
             self.folder / "gateway.log", {ENV_VAR: str(self.flags)},
         )  # fmt: skip
-        self.monitor = _spawn(
+        self.monitor = spawn_cli(
             ["monitor", NAME, "--db", self.db, "--events", str(self.events),
              "--interval", f"{INTERVAL_S:g}s", "--json"],
             self.folder / "monitor.log", {},
@@ -145,10 +126,7 @@ class Stack:
             pytest.fail(f"the gateway did not become ready:\n{self.logs()}")
 
     def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return is_ready(self.url)
 
     def restart(self) -> None:
         self.close()
@@ -157,7 +135,7 @@ class Stack:
     def close(self) -> None:
         for proc in (self.monitor, self.gateway):
             if proc is not None:
-                _stop(proc)
+                stop_process(proc)
         assert self.monitor is not None
         # the monitor never died on its own: it exits 0 on SIGTERM, not earlier with an error
         assert self.monitor.returncode in (0, -signal.SIGTERM), self.logs()

@@ -3,23 +3,7 @@
 import re
 from dataclasses import replace
 
-import pytest
-from tests.analysis._sim import Sim, analysis_data, spec
-
-from champion.analysis.readout import build_report
 from champion.report import render_html, write_html
-
-
-@pytest.fixture(scope="module")
-def report():
-    sim = Sim(seed=52, n=20_000, fraud_lift=0.2, mobile_lift=-0.3,
-              latency_ms={"v1_3": 80.0, "v2_0": 95.0})  # fmt: skip
-    return build_report(analysis_data(sim), spec(looks=5))
-
-
-@pytest.fixture(scope="module")
-def page(report) -> str:
-    return render_html(report)
 
 
 def test_the_page_is_self_contained(page):

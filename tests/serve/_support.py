@@ -1,14 +1,20 @@
-"""Helpers for the serving tests: spec text over the toy models, a real server, polling."""
+"""Helpers for the serving tests: spec text over the toy models, a real server, polling, and
+``champion`` commands run as processes of their own."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 HERE = Path(__file__).parent
@@ -86,3 +92,31 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return check()
+
+
+def spawn_cli(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``champion ARGS`` in a new session (so a stop reaches its workers), output to ``log``."""
+    with log.open("ab") as out:  # the child keeps its own handle
+        return subprocess.Popen(
+            [sys.executable, "-m", "champion.cli", *args], env={**os.environ, **(env or {})},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL if it has not ended within 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def is_ready(url: str) -> bool:
+    """The gateway at ``url`` answers ``/readyz`` with 200."""
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

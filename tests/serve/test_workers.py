@@ -19,7 +19,7 @@ from champion.assign import Assigner
 from champion.events import open_writer
 from champion.registry import Registry
 from champion.spec import load_spec
-from tests.serve._support import HERE, free_port, wait_until
+from tests.serve._support import HERE, free_port, is_ready, stop_process, wait_until
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 
@@ -37,27 +37,11 @@ def _start(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    if not wait_until(ready, 60):
+    if not wait_until(lambda: is_ready(url), 60):
         proc.kill()
         proc.wait(10)
         pytest.fail(f"champion serve did not become ready (exit code {proc.returncode})")
     return proc, url
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def _workers_seen(url: str, want: int, min_version: int = 0, tries: int = 200) -> dict[int, int]:
@@ -84,7 +68,7 @@ def two_workers(tmp_path_factory):
         registry.start("checkout")
     proc, url = _start(["--db", db, "--workers", "2"])
     yield url, db, load_spec(spec_path)
-    _stop(proc)
+    stop_process(proc)
 
 
 def test_single_connection_latency_is_not_held_by_nagle(two_workers):

@@ -11,10 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -31,7 +27,7 @@ from champion.registry import Registry
 from champion.spec import load_spec
 from champion.ui import REFRESH_SECONDS
 from tests.monitor.e2e_models import ENV_VAR
-from tests.serve._support import free_port, wait_until
+from tests.serve._support import free_port, is_ready, spawn_cli, stop_process, wait_until
 from tests.ui.conftest import TOKEN, copy_to_docs, shoot
 
 BIN = 10 ** (1 / 200)  # the width of a latency bin (champion.analysis.aggregate), ~1.16%
@@ -69,11 +65,11 @@ class Processes:
         env = {ENV_VAR: str(self.flags), "CHAMPION_ADMIN_TOKEN": TOKEN}
         events = str(folder / "events")
         self.procs = [
-            self._spawn(["serve", "--registry", self.db, "--events", events, "--port",
-                         self.url.rsplit(":", 1)[1], "--models-dir", str(MODELS),
-                         "--log-level", "warning"], "gateway.log", env),
-            self._spawn(["monitor", NAME, "--registry", self.db, "--events", events,
-                         "--interval", "1s"], "monitor.log", {}),
+            spawn_cli(["serve", "--registry", self.db, "--events", events, "--port",
+                       self.url.rsplit(":", 1)[1], "--models-dir", str(MODELS),
+                       "--log-level", "warning"], folder / "gateway.log", env),
+            spawn_cli(["monitor", NAME, "--registry", self.db, "--events", events,
+                       "--interval", "1s"], folder / "monitor.log"),
         ]  # fmt: skip
 
     def set_flags(self, flags: dict[str, str]) -> None:
@@ -81,44 +77,24 @@ class Processes:
         tmp.write_text(json.dumps(flags))
         tmp.replace(self.flags)
 
-    def _spawn(self, args: list[str], log: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with (self.folder / log).open("ab") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "champion.cli", *args], env={**os.environ, **env},
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
     def logs(self) -> str:
         return "\n".join((self.folder / n).read_text(errors="replace")[-2000:]
                          for n in ("gateway.log", "monitor.log"))  # fmt: skip
 
     def close(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(10)
+            stop_process(proc)
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Processes]:
     found = Processes(tmp_path)
     try:
-        ready = wait_until(lambda: _ready(found.url), 60)
+        ready = wait_until(lambda: is_ready(found.url), 60)
         assert ready, f"the gateway did not start:\n{found.logs()}"
         yield found
     finally:
         found.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class Traffic:
