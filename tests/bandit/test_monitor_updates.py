@@ -9,23 +9,13 @@ from champion.analysis.store import open_store
 from champion.events import Exposure, Outcome, open_writer
 from champion.monitor.loop import Monitor
 from champion.registry import Registry
-from champion.spec.models import Experiment
-
-
-def _spec() -> Experiment:
-    return Experiment.model_validate({
-        "name": "race",
-        "models": {v: {"kind": "python", "target": f"m:{v}"} for v in ("a", "b")},
-        "champion": "a", "challengers": ["b"], "allocation": {"a": 0.5, "b": 0.5},
-        "metrics": {"primary": {"name": "converted", "window_days": 1}},
-        "bandit": {"reward": "converted", "update_every": "10m", "holdout": 0.0},
-    })  # fmt: skip
+from tests.bandit._specs import bandit_spec
 
 
 def test_the_monitor_publishes_new_weights_once_update_every_has_passed(tmp_path):
     db, folder = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "ev"
     with Registry(db) as reg:
-        reg.create(_spec(), by="t")
+        reg.create(bandit_spec(update_every="10m", holdout=0.0), by="t")
         state = reg.start("race", by="t")
     t0 = state.updated_at
     with open_writer(folder) as writer:  # b converts 40 of 100, a 5 of 100

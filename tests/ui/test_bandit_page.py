@@ -17,8 +17,8 @@ from champion.cli import app as cli
 from champion.events import Exposure, Outcome, open_writer
 from champion.registry import Registry
 from champion.serve.settings import load_settings
-from champion.spec.models import Experiment
 from champion.ui import create_ui_app
+from tests.bandit._specs import bandit_spec
 from tests.serve._support import ThreadServer
 from tests.ui.conftest import copy_to_docs, shoot
 
@@ -26,23 +26,16 @@ TIMEOUT_MS = 20_000
 RATES = {"a": 0.05, "b": 0.30}
 
 
-def _spec() -> Experiment:
-    return Experiment.model_validate({
-        "name": "race",
-        "models": {v: {"kind": "python", "target": f"m:{v}"} for v in ("a", "b")},
-        "champion": "a", "challengers": ["b"], "allocation": {"a": 0.5, "b": 0.5},
-        "metrics": {"primary": {"name": "converted", "window_days": 1}},
-        "bandit": {"reward": "converted", "holdout": 0.2},
-    })  # fmt: skip
-
-
 def _serve(writer: Any, rng: Any, version: int, shares: dict[str, float], t0: Any, n: int,
            first: int) -> None:  # fmt: skip
     """``n`` new units: 20% holdout (uniform), the rest by ``shares``; outcomes by RATES."""
     for i in range(first, first + n):
         holdout = rng.random() < 0.2
-        arm = ("a" if rng.random() < 0.5 else "b") if holdout else (
-            "a" if rng.random() < shares["a"] else "b")
+        arm = (
+            ("a" if rng.random() < 0.5 else "b")
+            if holdout
+            else ("a" if rng.random() < shares["a"] else "b")
+        )
         p = 0.5 if holdout else shares[arm]
         ts = t0 + timedelta(seconds=i)
         writer.log(Exposure(
@@ -61,7 +54,7 @@ def bandit_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
     db, events = f"sqlite:///{folder / 'r.db'}", str(folder / "events")
     rng = np.random.default_rng(3)
     with Registry(db) as reg:
-        reg.create(_spec(), by="test")
+        reg.create(bandit_spec(holdout=0.2), by="test")
         first = reg.start("race", by="test")
         t0 = first.updated_at - timedelta(days=3)
         with open_writer(events) as writer:
@@ -86,7 +79,8 @@ def test_the_bandit_route_equals_champion_bandit_report(bandit_ui: tuple[str, st
     for key in ("estimate", "ci_lower", "ci_upper", "naive"):
         assert got["report"]["arm_values"][key] == pytest.approx(expected["arm_values"][key])
     assert got["report"]["bandit_vs_holdout"]["diff"] == pytest.approx(
-        expected["bandit_vs_holdout"]["diff"])
+        expected["bandit_vs_holdout"]["diff"]
+    )
 
 
 def test_the_bandit_page_shows_the_weights_and_labels_each_number(
