@@ -78,14 +78,11 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-def allowed_actions(state: State | str, *, bandit: bool = False) -> list[str]:
-    """The actions the lifecycle accepts from ``state``, in lifecycle order (``reweight``
-    only for a bandit: ``champion bandit update`` makes it)."""
+def allowed_actions(state: State | str) -> list[str]:
+    """The actions a person can take from ``state``, in lifecycle order (``reweight`` is left
+    out: only a bandit's update makes it)."""
     state = State(state)
-    return [
-        name for name, action in ACTIONS.items()
-        if state in action.sources and (bandit or name != "reweight")
-    ]  # fmt: skip
+    return [n for n, a in ACTIONS.items() if state in a.sources and n != "reweight"]
 
 
 def check_action(name: str, state: State | str, action: str) -> State:
