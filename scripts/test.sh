@@ -3,38 +3,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# PostgreSQL server binaries for the registry/analysis tests (Debian's package; ~1 minute).
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "note: PostgreSQL is not installed and this is not root: its tests will be skipped" >&2
+# Debian packages the tests use, installed when missing (as root; otherwise those tests are
+# skipped). apt's index is fetched once, and only if something is missing.
+UPDATED=""
+need() {  # need "CHECK" PACKAGE "WHAT SKIPS WITHOUT IT"
+  if eval "$1" >/dev/null 2>&1; then
+    return
   fi
-fi
-
-# Java for the PySpark local-mode analysis test (Debian's OpenJDK 17; ~1 minute).
-if ! command -v java >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq default-jre-headless >/dev/null
-  else
-    echo "note: Java is not installed and this is not root: the Spark test will be skipped" >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "note: $2 is not installed and this is not root: $3 will be skipped" >&2
+    return
   fi
-fi
-
-# Chromium for the dashboard's browser tests (tests/ui; Debian's package, driven by Playwright).
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "$UPDATED" ]; then
     apt-get update -qq
-    apt-get install -y -qq chromium >/dev/null
-  else
-    echo "note: Chromium is not installed and this is not root: the dashboard tests will be skipped" >&2
+    UPDATED=1
   fi
-fi
+  apt-get install -y -qq "$2" >/dev/null
+}
+# PostgreSQL server binaries for the registry/analysis tests (~1 minute).
+need 'ls /usr/lib/postgresql/*/bin/initdb' postgresql "the PostgreSQL tests"
+# Java for the PySpark local-mode analysis test (OpenJDK 17; ~1 minute).
+need 'command -v java' default-jre-headless "the Spark test"
+# Chromium for the dashboard's browser tests (tests/ui, driven by Playwright).
+need 'test -x /usr/bin/chromium' chromium "the dashboard tests"
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
