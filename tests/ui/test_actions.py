@@ -43,8 +43,9 @@ def test_a_stop_without_the_token_is_refused_and_with_it_is_done_and_in_the_hist
     assert state.state.value == "stopped"
     assert (last.action, last.by, last.reason) == (
         "stop", "api:admin", "the challenger's review queue is too long")  # fmt: skip
+    # The history re-renders after the action's reply; wait for the stop row, not any row.
+    page.wait_for_selector('#history tbody tr[data-action="stop"]', timeout=TIMEOUT_MS)
     newest = page.locator("#history tbody tr").first
-    newest.wait_for(timeout=TIMEOUT_MS)
     assert newest.get_attribute("data-action") == "stop"
     assert "the challenger's review queue is too long" in newest.inner_text()
     copy_to_docs(shoot(page, "action"))
