@@ -37,7 +37,7 @@ __all__ = [
 
 ALPHA = 0.05
 LONG_RUNS = 10_000  # the long variant's experiments per scenario
-CI_RUNS = 1_000  # the CI variant's
+CI_RUNS = 2_000  # the CI variant's
 COVERAGE_MARGIN = 0.015  # the 95% intervals must cover 95% ± 1.5 points
 FPR_MARGIN = 0.01  # the holdout comparison's false-positive rate <= alpha + 1 point
 SETTINGS = {"n_requests": 10_000, "batch_size": 250, "min_share": 0.05, "holdout": 0.1}
@@ -98,6 +98,7 @@ class ArmRow:
     aw_cover: float
     aw_bias: float
     aw_own_cover: float  # against the stable-var estimator's own weighted target
+    aw_wald_cover: float  # the same estimate with a Wald interval (Q ± z SE)
     aipw_cover: float  # uniform weights (plain AIPW)
     ipw_cover: float
     ipw_bias: float
@@ -131,6 +132,7 @@ def measure(scenario: Scenario, runs: int) -> Measured:
     target = sim.arm_value
     aw = arm_values(sim.stats, alpha=ALPHA)
     plain = arm_values(sim.stats, alpha=ALPHA, weighting="uniform")
+    wald = arm_values(sim.stats, alpha=ALPHA, interval="wald")
     own = sim.weighted_arm_value("stablevar")
     served = sim.stats.served.sum(axis=1)
     traffic = (served / served.sum(axis=-1, keepdims=True)).mean(axis=0)
@@ -139,6 +141,7 @@ def measure(scenario: Scenario, runs: int) -> Measured:
     cover = {
         "aw": _covers(*aw.ci, target),
         "own": _covers(*aw.ci, own),
+        "wald": _covers(*wald.ci, target),
         "aipw": _covers(*plain.ci, target),
         "ipw": _covers(*ipw_ci, target),
         "naive": _covers(*naive_ci, target),
@@ -150,6 +153,7 @@ def measure(scenario: Scenario, runs: int) -> Measured:
             aw_cover=float(cover["aw"][k]),
             aw_bias=float(np.mean(aw.estimate[:, k]) - target[k]),
             aw_own_cover=float(cover["own"][k]),
+            aw_wald_cover=float(cover["wald"][k]),
             aipw_cover=float(cover["aipw"][k]),
             ipw_cover=float(cover["ipw"][k]),
             ipw_bias=float(np.mean(aw.ipw[:, k]) - target[k]),

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sps
+from scipy.optimize import brentq
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from champion.stats.adaptive import (
@@ -37,7 +38,7 @@ def _oracle(rows, arms: int, weighting: str = "stablevar"):
     out = []
     for a in range(arms):
         num = den = 0.0
-        scores, weights = [], []
+        scores, weights, parts = [], [], []
         for i, (b, served, _, y, _, p) in enumerate(rows):
             past = [r for r in rows[:i] if r[0] < b]
             own = [r[3] for r in past if r[1] == a]
@@ -51,13 +52,29 @@ def _oracle(rows, arms: int, weighting: str = "stablevar"):
             h = math.sqrt(p[a]) if weighting == "stablevar" else 1.0
             scores.append(g)
             weights.append(h)
+            parts.append((h, p[a], m))
             num += h * g
             den += h
         q = num / den
         var = sum(h * h * (g - q) ** 2 for g, h in zip(scores, weights, strict=True)) / den**2
         ipw = sum(((s == a) / p[a]) * y for _, s, _, y, _, p in rows) / len(rows)
-        out.append((q, math.sqrt(var), ipw))
+        out.append((q, math.sqrt(var), ipw, parts))
     return out
+
+
+def _score_oracle(q, parts, alpha=0.05):
+    """The score interval by root finding: the values v whose predictable variance
+    Σ h² (v (1 - v) / e + (v - m)² (1 - e) / e) / (Σ h)² keeps (q - v)² within z² of it."""
+    z = sps.norm.ppf(1 - alpha / 2)
+    den = sum(h for h, _, _ in parts)
+
+    def gap(v):
+        var = sum(h * h * (v * (1 - v) / e + (v - m) ** 2 * (1 - e) / e) for h, e, m in parts)
+        return (q - v) ** 2 - z * z * var / den**2
+
+    lo = 0.0 if gap(0.0) <= 0 else brentq(gap, 0.0, q, xtol=1e-14)
+    hi = 1.0 if gap(1.0) <= 0 else brentq(gap, q, 1.0, xtol=1e-14)
+    return lo, hi
 
 
 def _stats(rows, arms):
@@ -70,13 +87,41 @@ def _stats(rows, arms):
 def test_arm_values_match_the_per_request_formula(weighting, binary):
     rows = sorted(_exposures(1, binary=binary), key=lambda r: r[0])
     v = arm_values(_stats(rows, 3), weighting=weighting)
-    for a, (q, se, ipw) in enumerate(_oracle(rows, 3, weighting)):
+    assert v.interval == ("score" if binary else "wald")
+    for a, (q, se, ipw, parts) in enumerate(_oracle(rows, 3, weighting)):
         assert v.estimate[a] == pytest.approx(q, rel=1e-10)
         assert v.std_error[a] == pytest.approx(se, rel=1e-9)
         assert v.ipw[a] == pytest.approx(ipw, rel=1e-10)
         lo, hi = v.ci[0][a], v.ci[1][a]
-        assert (lo + hi) / 2 == pytest.approx(q, rel=1e-10)
-        assert (hi - lo) / 2 == pytest.approx(sps.norm.ppf(0.975) * se, rel=1e-9)
+        if binary:
+            assert (lo, hi) == pytest.approx(_score_oracle(q, parts), rel=1e-9)
+        else:
+            assert (lo + hi) / 2 == pytest.approx(q, rel=1e-10)
+            assert (hi - lo) / 2 == pytest.approx(sps.norm.ppf(0.975) * se, rel=1e-9)
+
+
+def test_the_wald_interval_is_there_on_request_and_score_needs_0_1_rewards():
+    rows = sorted(_exposures(4), key=lambda r: r[0])
+    v = arm_values(_stats(rows, 3), interval="wald")
+    half = sps.norm.ppf(0.975) * v.std_error
+    np.testing.assert_allclose(v.ci[0], v.estimate - half, rtol=1e-12)
+    np.testing.assert_allclose(v.ci[1], v.estimate + half, rtol=1e-12)
+    means = sorted(_exposures(4, binary=False), key=lambda r: r[0])
+    with pytest.raises(ValueError, match="needs 0/1 rewards"):
+        arm_values(_stats(means, 3), interval="score")
+    with pytest.raises(ValueError, match="interval='exact' is invalid"):
+        arm_values(_stats(rows, 3), interval="exact")
+
+
+def test_a_score_interval_stays_inside_0_1_and_is_wider_above_a_low_estimate():
+    # 2 successes in 400 requests at 10%: the Wald interval would dip below 0
+    y = [1.0, 1.0] + [0.0] * 398
+    s = adaptive_stats([0] * 400, np.array([0] * 40 + [1] * 360), [0.1] * 40 + [0.9] * 360,
+                       [*y[:40], *y[40:]], arms=2)  # fmt: skip
+    v = arm_values(s)
+    lo, hi = v.ci[0][0], v.ci[1][0]
+    assert 0.0 <= lo < v.estimate[0] < hi <= 1.0
+    assert hi - v.estimate[0] > v.estimate[0] - lo
 
 
 def test_naive_mean_and_its_se_match_statsmodels():

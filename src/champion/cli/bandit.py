@@ -112,7 +112,8 @@ def _print_readout(name: str, out: dict[str, Any]) -> None:
     )
     values = out["arm_values"]
     table = Table(title="each arm's value")
-    for column in ("arm", "estimate (AIPW)", "95% CI", "naive mean", "naive - AIPW"):
+    interval = f"95% CI ({values['interval']})"
+    for column in ("arm", "estimate (AIPW)", interval, "naive mean", "naive - AIPW"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for i, arm in enumerate(out["arms"]):
         est, naive = values["estimate"][i], values["naive"][i]

@@ -180,7 +180,8 @@ def bandit_table(bandit: dict[str, Any] | None) -> str:
     )]  # fmt: skip
     for i, arm in enumerate(bandit["arms"]):
         ci = f"{num(values['ci_lower'][i])} to {num(values['ci_upper'][i])}"
-        rows.append((f"{arm}: value (AIPW)", num(values["estimate"][i]), ci,
+        label = f"{arm}: value (AIPW, {values['interval']} interval)"
+        rows.append((label, num(values["estimate"][i]), ci,
                      values["valid_for"]["arm_value"]))  # fmt: skip
         rows.append((f"{arm}: naive mean", num(values["naive"][i]), "-",
                      values["valid_for"]["naive"]))  # fmt: skip

@@ -39,6 +39,7 @@ from champion.stats.frequentist import welch_test
 from champion.stats.results import Status, TestResult
 
 __all__ = [
+    "INTERVALS",
     "VALID_FOR",
     "WEIGHTINGS",
     "AdaptiveStats",
@@ -51,13 +52,15 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("stablevar", "uniform")
+INTERVALS = ("auto", "score", "wald")
 # What each number may be used for: a read-out prints these beside the numbers.
 VALID_FOR = {
     "holdout_comparison": "valid for a launch decision: the bandit against a randomised "
     "uniform holdout",
     "gain_over_uniform": "valid: rewards gained over the uniform split, from the holdout",
-    "arm_value": "valid for each arm's mean reward if the reward is stationary; under drift a "
-    "weighted mean of the period (docs/bandits.md)",
+    "arm_value": "valid for each arm's mean reward if the reward is stationary; under drift it "
+    "estimates a weighted mean of the period, and its interval still covered the period's "
+    "mean in simulation (docs/bandits.md)",
     "ipw": "unbiased point estimate; its interval is not guaranteed under adaptive allocation",
     "naive": "not valid under adaptive allocation (biased): shown to make the bias visible",
 }
@@ -72,7 +75,8 @@ class AdaptiveStats:
     whether it is the held-out uniform share. ``requests`` (..., S) counts the stratum's
     requests; ``propensity``, ``served``, ``reward_sum`` and ``reward_sq_sum`` are (..., S, K):
     the probability each arm had, the requests it got, and the sum of their rewards and of the
-    squared rewards.
+    squared rewards. ``binary``: every reward is 0 or 1 (a proportion metric), which gives each
+    arm's value a score interval (:func:`arm_values`).
     """
 
     batch: np.ndarray
@@ -82,6 +86,7 @@ class AdaptiveStats:
     served: np.ndarray
     reward_sum: np.ndarray
     reward_sq_sum: np.ndarray
+    binary: bool = False
 
     def __post_init__(self) -> None:
         s = self.batch.shape
@@ -190,6 +195,7 @@ def adaptive_stats(
         served=served,
         reward_sum=total(y),
         reward_sq_sum=total(y * y),
+        binary=bool(np.all((y == 0) | (y == 1))),
     )
 
 
@@ -202,6 +208,7 @@ class ArmValues:
     adaptive allocation: shown so the bias is visible, not for decisions); ``ipw``/``ipw_se``:
     inverse-propensity weighting (unbiased, but its interval is unreliable when the
     propensities do not settle). ``status`` per arm: ``ok``, ``empty_arm`` or ``zero_variance``.
+    ``interval`` says how ``ci`` was built: ``score`` (0/1 rewards) or ``wald``.
     """
 
     estimate: np.ndarray
@@ -214,6 +221,7 @@ class ArmValues:
     status: np.ndarray
     alpha: float = 0.05
     weighting: str = "stablevar"
+    interval: str = "wald"
 
     @property
     def naive_bias(self) -> np.ndarray:
@@ -232,6 +240,7 @@ class ArmValues:
         return {
             "alpha": self.alpha,
             "weighting": self.weighting,
+            "interval": self.interval,
             "status": self.status.tolist(),
             "estimate": arms(self.estimate),
             "std_error": arms(self.std_error),
@@ -268,8 +277,44 @@ def _combine(
     return q, var
 
 
+def _score_ci(
+    s: AdaptiveStats, q: np.ndarray, h: np.ndarray, e: np.ndarray, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The values v with W² (Q - v)² <= z² Σ h² n Var_v(Γ): a Wilson-type interval for 0/1 rewards.
+
+    With an arm mean v, a request's score has variance v (1 - v) / e + (v - m)² (1 - e) / e,
+    known once v is: the predictable variance of the weighted sum at v. Inverting the test of
+    each v, rather than plugging in the variance seen, keeps a low estimate from also getting
+    a small standard error (an arm starved of traffic has few, heavily weighted successes,
+    and where they fell sets both). The inequality is quadratic in v; the interval is
+    clipped to [0, 1], the range of a mean of 0/1 rewards.
+    """
+    n = s.requests[..., None].astype(float)
+    m = s.prior_means()
+    h2n = h * h * n
+    rare = h2n * np.where(e > 0, (1 - e) / np.where(e > 0, e, 1.0), 0.0)  # Σ h² n (1-e)/e
+    w = (n * h).sum(axis=-2)
+    g = h2n.sum(axis=-2)  # Σ h² n
+    inv = g + rare.sum(axis=-2)  # Σ h² n / e
+    d = (rare * m).sum(axis=-2)
+    f = (rare * m * m).sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z2 = z * z / (w * w)
+        a = 1 + z2 * g
+        b = -(2 * q + z2 * (inv - 2 * d))
+        c = q * q - z2 * f
+        root = np.sqrt(b * b - 4 * a * c)  # NaN where no v passes: the caller falls back
+        lo = np.clip((-b - root) / (2 * a), 0.0, 1.0)
+        hi = np.clip((-b + root) / (2 * a), 0.0, 1.0)
+    return lo, hi
+
+
 def arm_values(
-    stats: AdaptiveStats, *, alpha: float = 0.05, weighting: str = "stablevar"
+    stats: AdaptiveStats,
+    *,
+    alpha: float = 0.05,
+    weighting: str = "stablevar",
+    interval: str = "auto",
 ) -> ArmValues:
     """Each arm's mean reward, valid although the policy chose the split from earlier data.
 
@@ -279,7 +324,10 @@ def arm_values(
     h_t = sqrt(e_t(a)), which keeps the variance of h_t Γ_t stable while the policy moves, so
     Q = Σ h Γ / Σ h is asymptotically normal with variance Σ h² (Γ - Q)² / (Σ h)²;
     ``"uniform"`` (h = 1) is plain AIPW, unbiased for the period's mean even under drift but
-    without that guarantee for its interval. The interval is normal at 1 - alpha.
+    without that guarantee for its interval. ``interval="wald"`` is Q ± z SE; ``"score"``
+    (what ``"auto"`` picks for 0/1 rewards) inverts the test of each value with the variance
+    that value implies (:func:`_score_ci`), which covers better when an arm's successes are
+    few: measured in docs/bandits.md. ``std_error`` is the plug-in SE either way.
 
     >>> s = adaptive_stats([0] * 4 + [1] * 4, [0, 1, 0, 1, 0, 1, 1, 1],
     ...                    [.5] * 4 + [.25, .75, .75, .75], [0, 1, 1, 0, 0, 1, 1, 0])
@@ -290,6 +338,12 @@ def arm_values(
     alpha = check_alpha(alpha)
     if weighting not in WEIGHTINGS:
         raise InvalidArgument("weighting", weighting, f"must be one of {', '.join(WEIGHTINGS)}")
+    if interval not in INTERVALS:
+        raise InvalidArgument("interval", interval, f"must be one of {', '.join(INTERVALS)}")
+    if interval == "auto":
+        interval = "score" if stats.binary else "wald"
+    elif interval == "score" and not stats.binary:
+        raise InvalidArgument("interval", "score", "needs 0/1 rewards; use 'wald' for a mean")
     e = stats.propensity
     bad = ~np.isfinite(e) | (e < 0) | (e > 1)
     if np.any(bad):
@@ -316,10 +370,15 @@ def arm_values(
     status = np.where(~empty & (var == 0), Status.ZERO_VARIANCE.value, status)
     se = np.sqrt(np.where(empty, np.nan, var))
     z = float(special.ndtri(1 - alpha / 2))
+    ci = (q - z * se, q + z * se)
+    if interval == "score":
+        lo, hi = _score_ci(stats, q, h, e, z)
+        found = np.isfinite(lo) & np.isfinite(hi)
+        ci = (np.where(found, lo, ci[0]), np.where(found, hi, ci[1]))
     return ArmValues(
         estimate=q,
         std_error=se,
-        ci=(q - z * se, q + z * se),
+        ci=ci,
         naive=naive,
         naive_se=naive_se,
         ipw=np.where(empty, np.nan, q_ipw),
@@ -327,6 +386,7 @@ def arm_values(
         status=status,
         alpha=alpha,
         weighting=weighting,
+        interval=interval,
     )
 
 

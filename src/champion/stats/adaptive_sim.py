@@ -79,7 +79,7 @@ class AdaptiveSimulation:
         s = self.stats
         return AdaptiveStats(
             s.batch, s.holdout, s.requests[i], s.propensity[i], s.served[i],
-            s.reward_sum[i], s.reward_sq_sum[i],
+            s.reward_sum[i], s.reward_sq_sum[i], s.binary,
         )  # fmt: skip
 
 
@@ -159,6 +159,7 @@ def simulate_adaptive(
         served=served,
         reward_sum=wins.astype(float),
         reward_sq_sum=wins.astype(float),  # 0/1 rewards: y² = y
+        binary=True,
     )
     return AdaptiveSimulation(stats, rates, sizes.astype(float))
 
