@@ -47,7 +47,7 @@ def _run(*args: str):
     [
         ("plain", None, "name='plain' is invalid: is not a bandit: its spec has no 'bandit'"),
         ("nope", None, "no experiment named 'nope'"),
-        ("race", "postgresql://h/db", "a bandit reads a Parquet event folder"),
+        ("race", "postgresql://h/db", "event store postgresql://h/db cannot be read"),
         ("race", "/no/such/folder", "does not exist: give the event folder"),
     ],
 )

@@ -1,25 +1,35 @@
-"""Each unit's first exposure and its reward, read from a Parquet event store with DuckDB.
+"""Each unit's first exposure and its reward, read from the event store (a Parquet folder or
+a database) with the analysis's attribution expressions.
 
 A unit counts under its first exposure: the arm, the probability it had of that arm and the
 allocation version it was served under, and whether it was in the holdout. Its reward is the
 ``reward`` metric's outcomes inside the metric's window after that exposure: for a
-proportion 1 if any outcome was positive, for a mean their sum (0 without outcomes).
+proportion 1 if any outcome was non-zero, for a mean their sum (0 without outcomes): the
+analysis's own per-unit values (champion.analysis.attribution), so the two agree.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
+import ibis
 import numpy as np
 
-from champion.errors import InvalidArgument
-from champion.events.readers import parquet_source
+from champion.analysis.attribution import (
+    counted_exposures,
+    first_exposures,
+    metric_outcomes,
+    plan_metrics,
+    unit_values,
+)
+from champion.analysis.store import EventStore, open_store
+from champion.errors import InvalidArgument, NoExposures
 from champion.events.schema import BANDIT_HOLDOUT_ATTRIBUTE
 from champion.spec import Experiment
+from champion.spec.models import Metric
 
 __all__ = ["UnitRewards", "read_unit_rewards"]
 
@@ -55,59 +65,67 @@ class UnitRewards:
 def read_unit_rewards(
     events: str | os.PathLike[str], spec: Experiment, *, as_of: datetime
 ) -> UnitRewards:
-    """The experiment's units as of ``as_of`` (see the module); events must be a folder."""
+    """The experiment's units as of ``as_of`` (see the module), from a Parquet folder or a
+    database URL: the analysis's own expressions, so both count the same units alike."""
     if spec.bandit is None:
         raise InvalidArgument("name", spec.name, "is not a bandit: its spec has no 'bandit' block")
-    if "://" in str(events):
-        raise InvalidArgument(
-            "events", str(events), "a bandit reads a Parquet event folder (a path, not a URL)"
-        )
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise InvalidArgument("as_of", as_of, "must be timezone-aware, e.g. in UTC")
+    as_of = as_of.astimezone(UTC)
     metric = next(
         m for m in [spec.metrics.primary, *spec.metrics.secondary] if m.name == spec.bandit.reward
     )
     window = timedelta(days=metric.window_days)
     arms = tuple(spec.variants)
-    exposures = parquet_source(events, "exposures").select_sql()
-    outcomes = parquet_source(events, "outcomes").select_sql()
-    per_unit = "max(CASE WHEN o.value > 0 THEN 1.0 ELSE 0.0 END)" if metric.kind == "proportion" \
-        else "sum(o.value)"  # fmt: skip
-    sql = f"""
-        WITH e AS ({exposures}), o AS ({outcomes}),
-        first AS (
-            SELECT unit_id, min(ts) AS t0,
-                   arg_min(variant, ts) AS variant,
-                   arg_min(probability, ts) AS probability,
-                   arg_min(allocation_version, ts) AS version,
-                   arg_min(coalesce(attributes['{BANDIT_HOLDOUT_ATTRIBUTE}'], ''), ts)
-                       = 'holdout' AS holdout
-            FROM e WHERE experiment = $name AND exposed AND ts <= $as_of
-            GROUP BY unit_id
-        )
-        SELECT f.unit_id, f.variant, f.probability, f.version, f.holdout,
-               coalesce({per_unit}, 0.0) AS reward,
-               f.t0 + to_microseconds($window) <= $as_of AS closed
-        FROM first f LEFT JOIN o
-          ON o.unit_id = f.unit_id AND o.metric = $metric
-         AND o.ts >= f.t0 AND o.ts < f.t0 + to_microseconds($window) AND o.ts <= $as_of
-        GROUP BY f.unit_id, f.t0, f.variant, f.probability, f.version, f.holdout
-        ORDER BY f.t0, f.unit_id
-    """
-    params = {
-        "name": spec.name, "as_of": as_of, "metric": metric.name,
-        "window": int(window.total_seconds() * 1e6),
-    }  # fmt: skip
-    with duckdb.connect() as con:
-        rows = con.execute(sql, params).fetchall()
+    folder = "://" not in os.fspath(events)
+    try:  # a folder is read under the experiment's partition alone, which it may not have yet
+        store = open_store(events, experiment=spec.name if folder else None)
+    except NoExposures:
+        rows: list[dict[str, Any]] = []
+    else:
+        rows = _unit_rows(store, spec, metric, as_of)
     index = {v: i for i, v in enumerate(arms)}
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 7
-    unit_id, variants, probability, version, holdout, reward, closed = columns
+    unknown = sorted({r["variant"] for r in rows} - set(index))
+    if unknown:
+        raise InvalidArgument(
+            "variant", unknown[0], f"was logged for {spec.name} but is not in its spec: "
+            "the events belong to another experiment of that name",
+        )  # fmt: skip
+
+    def column(name: str, dtype: Any) -> np.ndarray:
+        return np.asarray([r[name] for r in rows], dtype=dtype)
+
+    first = [_utc(r["first_ts"]) for r in rows]
     return UnitRewards(
         arms=arms,
-        unit_id=np.asarray(unit_id, dtype=object),
-        arm=np.asarray([index[v] for v in variants], dtype=np.int64),
-        probability=np.asarray(probability, dtype=float),
-        version=np.asarray(version, dtype=np.int64),
-        holdout=np.asarray(holdout, dtype=bool),
-        reward=np.asarray(reward, dtype=float),
-        closed=np.asarray(closed, dtype=bool),
+        unit_id=column("unit_id", object),
+        arm=np.asarray([index[r["variant"]] for r in rows], dtype=np.int64),
+        probability=column("probability", float),
+        version=column("allocation_version", np.int64),
+        holdout=column("holdout", bool),
+        reward=column("reward", float),
+        closed=np.asarray([t + window <= as_of for t in first], dtype=bool),
     )
+
+
+def _unit_rows(
+    store: EventStore, spec: Experiment, metric: Metric, as_of: datetime
+) -> list[dict[str, Any]]:
+    """Per unit: first exposure's variant, probability, version, holdout flag, and reward."""
+    with store:
+        exposed = counted_exposures(store.exposures, spec.name, as_of=as_of)
+        units = first_exposures(exposed, [BANDIT_HOLDOUT_ATTRIBUTE], backend=store.backend)
+        plans = plan_metrics([metric])
+        sql = {metric.name: store.metric_table(metric.name, metric.sql)} if metric.sql else {}
+        outcomes = metric_outcomes(store.outcomes, plans, sql, as_of=as_of)
+        per_unit = unit_values(units, outcomes, plans)
+        query = per_unit.select(
+            "unit_id", "first_ts", "variant", "probability", "allocation_version",
+            holdout=per_unit.s0 == ibis.literal("holdout", "string"), reward=per_unit.y0,
+        ).order_by(["first_ts", "unit_id"])  # fmt: skip
+        return store.fetch(query)
+
+
+def _utc(ts: datetime) -> datetime:
+    """An instant as UTC (an engine that returns naive timestamps stores them in UTC)."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

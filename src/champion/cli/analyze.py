@@ -175,8 +175,6 @@ def _bandit_section(spec: Experiment, target: str, as_of: str | None) -> dict[st
         return None
     from champion.bandit import bandit_readout
 
-    if "://" in target:
-        return {"note": BANDIT_NOTE, "readout_valid_for_launch": False}
     when = _as_of(as_of) or datetime.now(UTC)
     return {"note": BANDIT_NOTE, "readout_valid_for_launch": False,
             **bandit_readout(target, spec, as_of=when)}  # fmt: skip

@@ -156,9 +156,8 @@ def monitor(
                     raise InvalidArgument(
                         "--metrics-port", metrics_port, f"cannot listen there ({e.strerror or e})"
                     ) from None
-        folder = None if "://" in events else events  # bandits read a Parquet folder
         mon = Monitor(reg, opener, names or (), dry_run=dry_run, webhook=hook, metrics=metrics,
-                      bandit_events=folder)  # fmt: skip
+                      bandit_events=events)  # fmt: skip
         if once:
             results = mon.tick()
             _show(results, json_output)

@@ -39,7 +39,7 @@ class Monitor:
         bandit_events: str | None = None,
     ) -> None:
         self.registry, self.open_store, self.names = registry, open_store, tuple(names)
-        self.bandit_events = bandit_events  # a Parquet folder: bandits are updated from it
+        self.bandit_events = bandit_events  # the event store bandits are updated from
         self.dry_run, self.webhook, self.metrics = dry_run, webhook, metrics
         self._violating: set[tuple[str, str, str, str, str]] = set()
         self._proposed: set[tuple[str, str]] = set()
