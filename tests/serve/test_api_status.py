@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import tempfile
 import textwrap
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -117,9 +118,14 @@ def test_assign_says_exposed_false_for_a_stopped_experiment(tmp_path):
     with gateway(db) as server, httpx.Client(base_url=server.url) as client:
         running = [client.post("/v1/experiments/checkout/assign", json={"unit_id": u}).json()
                    for u in units]  # fmt: skip
+        before = client.get("/readyz").json()
         with Registry(f"sqlite:///{db}") as registry:
             registry.stop("checkout", reason="guardrail")
+            committed = registry.history("checkout")[-1].at
         assert wait_until(lambda: client.get("/readyz").json()["registry_version"] >= 3)
+        # the gateway says when it took the change: after the commit, so its lag is measurable
+        taken = datetime.fromisoformat(client.get("/readyz").json()["registry_version_at"])
+        assert datetime.fromisoformat(before["registry_version_at"]) <= committed <= taken
         stopped = [client.post("/v1/experiments/checkout/assign", json={"unit_id": u}).json()
                    for u in units]  # fmt: skip
     assert all(a["exposed"] and a["variant"] == "chall" for a in running)

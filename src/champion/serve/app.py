@@ -442,6 +442,7 @@ def _readiness(app: FastAPI, router: Router) -> tuple[int, dict[str, Any]]:
         "experiments": serving,
         "unavailable": unavailable,
         "registry_version": router.version,
+        "registry_version_at": None if router.version_at is None else router.version_at.isoformat(),
         "pid": os.getpid(),
     }
     problems = []

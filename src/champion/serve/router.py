@@ -162,6 +162,7 @@ class Router:
         self._id_prefix = os.urandom(8).hex()
         self._stop = threading.Event()
         self._version = -1
+        self._version_at: datetime | None = None  # when this process took that version
         self._refresh_lock = threading.Lock()
         # Spec files are the operator's own: a broken one stops the start. A registry may
         # hold a broken experiment: it is unavailable, and the others serve.
@@ -182,6 +183,11 @@ class Router:
     @property
     def version(self) -> int:
         return self._version
+
+    @property
+    def version_at(self) -> datetime | None:
+        """When this process began serving :attr:`version`: its lag behind a change."""
+        return self._version_at
 
     @property
     def source(self) -> StateSource:
@@ -265,6 +271,7 @@ class Router:
                     log.error("experiment %s cannot be served: %s", name, e)
             self._plans = plans
             self._version = version
+            self._version_at = utc_now()
             return True
 
     def _forget_models(self, experiment: str) -> None:
