@@ -15,6 +15,7 @@ from champion.registry import store as store_module
 @pytest.fixture
 def no_env(monkeypatch):
     monkeypatch.delenv("CHAMPION_DB", raising=False)
+    monkeypatch.delenv("CHAMPION_REGISTRY", raising=False)
 
 
 def test_default_url_is_champion_db_in_the_working_folder(no_env, tmp_path, monkeypatch):
@@ -25,9 +26,11 @@ def test_default_url_is_champion_db_in_the_working_folder(no_env, tmp_path, monk
     assert (tmp_path / "champion.db").is_file()
 
 
-def test_environment_variable_overrides_the_default(monkeypatch, tmp_path):
+def test_environment_variable_overrides_the_default(no_env, monkeypatch, tmp_path):
     monkeypatch.setenv("CHAMPION_DB", str(tmp_path / "env.db"))
-    assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"
+    assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"  # the older name still works
+    monkeypatch.setenv("CHAMPION_REGISTRY", str(tmp_path / "new.db"))
+    assert resolve_url() == f"sqlite:///{tmp_path / 'new.db'}"  # and yields to the CLI's
     assert resolve_url("sqlite:///given.db") == "sqlite:///given.db"
 
 
@@ -78,7 +81,9 @@ def test_postgresql_that_refuses_is_unavailable_in_one_line_without_the_password
     assert "\n" not in message
     assert "s3cret" not in message
     assert message.startswith("registry postgresql+psycopg://ann:***@127.0.0.1:")
-    assert "Connection refused; check the URL given with --db or CHAMPION_DB" in message
+    assert "Connection refused; check the URL given with --registry or $CHAMPION_REGISTRY" in (
+        message
+    )
 
 
 @pytest.mark.parametrize(

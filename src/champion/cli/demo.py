@@ -100,7 +100,7 @@ def demo(
     console.print(
         f"Registry, events and reports are in {folder}: open {report_html} and {shadow_html}. "
         f"Explore with: champion experiment history {result.experiment.name} "
-        f"--db {folder / 'champion.db'}",
+        f"--registry {folder / 'champion.db'}",
         highlight=False,
     )
     if keep:

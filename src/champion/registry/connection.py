@@ -29,20 +29,22 @@ __all__ = [
     "translate_errors",
 ]
 
-ENV_VAR = "CHAMPION_DB"
+ENV_VAR = "CHAMPION_REGISTRY"
+_OLD_ENV_VAR = "CHAMPION_DB"  # the earlier name, still read when the new one is unset
 DEFAULT_URL = "sqlite:///champion.db"
 # Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
 WRITE = "champion_write"
 
-_FIX = f"check the URL given with --db or {ENV_VAR} and that the database is reachable"
+_FIX = f"check the URL given with --registry or ${ENV_VAR} and that the database is reachable"
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The URL to open: ``url``, else $CHAMPION_DB, else ``champion.db`` in the working folder.
+    """The URL to open: ``url``, else $CHAMPION_REGISTRY (or the older $CHAMPION_DB), else
+    ``champion.db`` in the working folder.
 
     A bare path means a SQLite file; ``postgresql://`` and ``postgres://`` use psycopg 3.
     """
-    url = (url or os.environ.get(ENV_VAR) or DEFAULT_URL).strip()
+    url = (url or os.environ.get(ENV_VAR) or os.environ.get(_OLD_ENV_VAR) or DEFAULT_URL).strip()
     if "://" not in url:
         return f"sqlite:///{url}"
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
@@ -90,7 +92,7 @@ def _sqlite_engine(url: URL, shown: str, busy_timeout: float) -> Engine:
             raise RegistryUnavailable(
                 shown,
                 f"folder {folder} does not exist",
-                f"create the folder or point --db / {ENV_VAR} at an existing one",
+                f"create the folder or point --registry / ${ENV_VAR} at an existing one",
             )
     options: dict = {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
     if memory:  # one shared connection, or every checkout would see a new empty database
