@@ -99,12 +99,13 @@ def _segments_panel(text: str) -> list[str]:
 
 
 def test_the_terminal_segments_table_says_worse_for_a_bad_direction(folder):
-    rows = _segments_panel(_analyze(folder, "higher").stdout)
+    out = _analyze(folder, "higher").stdout
+    rows = _segments_panel(out)
     assert len(rows) == 4
     for row in rows:
         assert "yes, WORSE" in row
         assert "better" not in row
-    assert "WORSE: its bad direction" in one_line(_analyze(folder, "higher").stdout)
+    assert "WORSE: its bad direction" in one_line(out)
 
 
 def test_the_terminal_segments_table_says_better_when_lower_is_better(folder):

@@ -278,7 +278,7 @@ def _combine(
 
 
 def _score_ci(
-    s: AdaptiveStats, q: np.ndarray, h: np.ndarray, e: np.ndarray, z: float
+    s: AdaptiveStats, q: np.ndarray, m: np.ndarray, h: np.ndarray, e: np.ndarray, z: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The values v with W² (Q - v)² <= z² Σ h² n Var_v(Γ): a Wilson-type interval for 0/1 rewards.
 
@@ -290,7 +290,6 @@ def _score_ci(
     clipped to [0, 1], the range of a mean of 0/1 rewards.
     """
     n = s.requests[..., None].astype(float)
-    m = s.prior_means()
     h2n = h * h * n
     rare = h2n * np.where(e > 0, (1 - e) / np.where(e > 0, e, 1.0), 0.0)  # Σ h² n (1-e)/e
     w = (n * h).sum(axis=-2)
@@ -353,7 +352,8 @@ def arm_values(
         raise InvalidArgument("propensity", 0.0, rule)
     h = np.sqrt(e) if weighting == "stablevar" else np.ones_like(e)
     with np.errstate(invalid="ignore", divide="ignore"):
-        q, var = _combine(stats, stats.prior_means(), h, e)
+        m = stats.prior_means()
+        q, var = _combine(stats, m, h, e)
         q_ipw, var_ipw = _combine(stats, np.zeros_like(e), np.ones_like(e), e)
         no_overlap = np.any((e == 0) & (stats.requests[..., None] > 0), axis=-2)
         q_ipw, var_ipw = np.where(no_overlap, np.nan, q_ipw), np.where(no_overlap, np.nan, var_ipw)
@@ -372,7 +372,7 @@ def arm_values(
     z = float(special.ndtri(1 - alpha / 2))
     ci = (q - z * se, q + z * se)
     if interval == "score":
-        lo, hi = _score_ci(stats, q, h, e, z)
+        lo, hi = _score_ci(stats, q, m, h, e, z)
         found = np.isfinite(lo) & np.isfinite(hi)
         ci = (np.where(found, lo, ci[0]), np.where(found, hi, ci[1]))
     return ArmValues(
